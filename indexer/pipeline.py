@@ -1,0 +1,184 @@
+"""Embedding entries into stored vectors, and building the index from them.
+
+The database keeps every passage vector, so only new or changed entries are
+ever embedded again, and the FAISS index can always be rebuilt without the model.
+"""
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from indexer.embedder import Embedder
+from indexer.passages import PassageSplitter
+from indexer.vector_index import VectorIndex, passage_key, read_meta
+from kb.database import Database
+from kb.models import Entry, IndexState, Passage
+
+ENTRIES_PER_BATCH = 256
+VECTORS_PER_READ = 20_000
+
+
+@dataclass
+class EmbeddedEntry:
+    entry_id: int
+    keys: np.ndarray
+    vectors: np.ndarray
+
+
+@dataclass
+class ReindexSummary:
+    embedded: int
+    skipped: int
+    removed: int
+    passages: int
+    vectors_in_index: int
+    seconds: float
+    rebuilt_index: bool
+
+    @property
+    def entries_per_second(self) -> float:
+        return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+
+def embed_and_store(
+    session: Session, entries: list[Entry], embedder: Embedder, splitter: PassageSplitter
+) -> list[EmbeddedEntry]:
+    """Embed the entries' passages and replace their stored vectors (caller commits)."""
+    if not entries:
+        return []
+    split = [splitter.split(entry.title, entry.body) for entry in entries]
+    texts = [passage.text for passages in split for passage in passages]
+    vectors = embedder.encode(texts)
+    entry_ids = [entry.id for entry in entries]
+    session.execute(delete(Passage).where(Passage.entry_id.in_(entry_ids)))
+    rows: list[dict[str, object]] = []
+    results: list[EmbeddedEntry] = []
+    position = 0
+    for entry, passages in zip(entries, split, strict=True):
+        entry_vectors = vectors[position : position + len(passages)]
+        position += len(passages)
+        for number, (passage, vector) in enumerate(zip(passages, entry_vectors, strict=True)):
+            rows.append(
+                {
+                    "entry_id": entry.id,
+                    "passage_no": number,
+                    "start_char": passage.start_char,
+                    "end_char": passage.end_char,
+                    "vector": vector.tobytes(),
+                }
+            )
+        keys = np.array([passage_key(entry.id, n) for n in range(len(passages))], dtype=np.int64)
+        results.append(EmbeddedEntry(entry.id, keys, entry_vectors))
+        entry.embedded_hash = entry.content_hash
+        entry.embedding_model = embedder.model_id
+    session.execute(Passage.__table__.insert(), rows)
+    bump_generation(session, embedder.model_id)
+    return results
+
+
+def bump_generation(session: Session, model_id: str) -> int:
+    session.execute(
+        update(IndexState)
+        .where(IndexState.id == 1)
+        .values(generation=IndexState.generation + 1, model=model_id)
+    )
+    return session.scalar(select(IndexState.generation).where(IndexState.id == 1)) or 0
+
+
+def stale_entry_ids(session: Session, model_id: str, full: bool) -> list[int]:
+    statement = select(Entry.id).order_by(Entry.id)
+    if not full:
+        statement = statement.where(
+            or_(
+                Entry.embedded_hash.is_(None),
+                Entry.embedded_hash != Entry.content_hash,
+                Entry.embedding_model.is_(None),
+                Entry.embedding_model != model_id,
+            )
+        )
+    return list(session.scalars(statement))
+
+
+def build_index(database: Database, dim: int, model_id: str) -> VectorIndex:
+    """A fresh in-memory index from every vector stored in the database."""
+    with database.session() as session:
+        generation = session.scalar(select(IndexState.generation).where(IndexState.id == 1)) or 0
+        index = VectorIndex(dim, model_id, generation)
+        statement = (
+            select(Passage.entry_id, Passage.passage_no, Passage.vector)
+            .join(Entry, Entry.id == Passage.entry_id)
+            .where(Entry.embedding_model == model_id)
+            .execution_options(yield_per=VECTORS_PER_READ)
+        )
+        for partition in session.execute(statement).partitions():
+            keys = np.fromiter(
+                (passage_key(row[0], row[1]) for row in partition), dtype=np.int64
+            )
+            vectors = np.frombuffer(b"".join(row[2] for row in partition), dtype=np.float32)
+            index.add(keys, vectors.reshape(len(partition), dim))
+    return index
+
+
+def reindex(
+    database: Database,
+    embedder: Embedder,
+    splitter: PassageSplitter,
+    index_dir: Path,
+    full: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> ReindexSummary:
+    started = time.perf_counter()
+    with database.session() as session:
+        stale = stale_entry_ids(session, embedder.model_id, full)
+        total_entries = session.scalar(select(func.count(Entry.id))) or 0
+    if on_total:
+        on_total(len(stale))
+    passages = 0
+    for batch in _batches(stale, ENTRIES_PER_BATCH):
+        with database.session() as session:
+            entries = list(session.scalars(select(Entry).where(Entry.id.in_(batch))))
+            embedded = embed_and_store(session, entries, embedder, splitter)
+            session.commit()
+        passages += sum(len(item.keys) for item in embedded)
+        if on_progress:
+            on_progress(len(batch))
+
+    previous = read_meta(index_dir)
+    generation = database.index_generation()
+    needs_build = (
+        full
+        or bool(stale)
+        or previous is None
+        or previous.generation != generation
+        or previous.model_id != embedder.model_id
+    )
+    removed = 0
+    vectors_in_index = previous.count if previous else 0
+    if needs_build:
+        index = build_index(database, embedder.dim, embedder.model_id)
+        if previous is not None and previous.model_id == embedder.model_id:
+            old = VectorIndex.load(index_dir, embedder.model_id)
+            if old is not None:
+                removed = len(old.entry_ids() - index.entry_ids())
+        index.save(index_dir)
+        vectors_in_index = len(index)
+    return ReindexSummary(
+        embedded=len(stale),
+        skipped=total_entries - len(stale),
+        removed=removed,
+        passages=passages,
+        vectors_in_index=vectors_in_index,
+        seconds=time.perf_counter() - started,
+        rebuilt_index=needs_build,
+    )
+
+
+def _batches(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

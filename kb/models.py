@@ -1,0 +1,139 @@
+"""The domain model: communities, people, entries and their stored passage vectors."""
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EntryKind(StrEnum):
+    PROBLEM = "problem"
+    SOLUTION = "solution"
+    PRACTICE = "practice"
+
+
+class EntryStatus(StrEnum):
+    OPEN = "open"  # a problem without an accepted solution
+    SOLVED = "solved"  # a problem with an accepted solution
+    PUBLISHED = "published"  # a solution or practice visible to the community
+
+
+class Community(Base):
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    expertise: Mapped[str] = mapped_column(Text, default="")
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    communities: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Entry(Base):
+    __tablename__ = "entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    solves_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="SET NULL"), index=True
+    )
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # sha256 of the embedded text; vectors are current when embedded_hash matches.
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    embedded_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    embedding_model: Mapped[str | None] = mapped_column(String(200), default=None)
+
+    author: Mapped[Person] = relationship(lazy="joined")
+    community: Mapped[Community] = relationship(lazy="joined")
+    solves: Mapped["Entry | None"] = relationship(remote_side=[id], back_populates="solutions")
+    solutions: Mapped[list["Entry"]] = relationship(back_populates="solves")
+    passages: Mapped[list["Passage"]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def embedding_text(self) -> str:
+        return embedding_text(self.title, self.body)
+
+
+def embedding_text(title: str, body: str) -> str:
+    return f"{title.strip()}\n\n{body.strip()}".strip()
+
+
+def content_hash(title: str, body: str) -> str:
+    return hashlib.sha256(embedding_text(title, body).encode("utf-8")).hexdigest()
+
+
+@event.listens_for(Entry, "before_insert")
+@event.listens_for(Entry, "before_update")
+def _refresh_content_hash(_mapper: object, _connection: object, entry: Entry) -> None:
+    entry.content_hash = content_hash(entry.title, entry.body)
+
+
+class Passage(Base):
+    """One window of an entry's text and its embedding (float32, L2-normalised)."""
+
+    __tablename__ = "passages"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    passage_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_char: Mapped[int] = mapped_column(Integer)
+    end_char: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+    entry: Mapped[Entry] = relationship(back_populates="passages")
+
+
+class IndexState(Base):
+    """One row: bumped whenever stored vectors change, so an index file knows if it is stale."""
+
+    __tablename__ = "index_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+Index("ix_entries_solves_accepted", Entry.solves_id, Entry.accepted)

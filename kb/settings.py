@@ -1,0 +1,59 @@
+"""All configuration in one typed object, read from KB_* environment variables."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KB_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("kb-data"),
+        description="Data folder: the SQLite database and the index files live here.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database; default is a SQLite file in KB_HOME.",
+    )
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="Embedding model: a packaged model name or a local model folder.",
+    )
+    embedding_batch_size: int = Field(default=32, description="Texts per encode batch.")
+    passage_tokens: int = Field(
+        default=256,
+        description="Longest passage in model tokens; longer entries are split.",
+    )
+    passage_overlap_tokens: int = Field(
+        default=32, description="Tokens shared by consecutive passages of one entry."
+    )
+    default_community: str = Field(
+        default="general", description="Community of imported entries that name none."
+    )
+    max_query_chars: int = Field(default=1000, description="Longest accepted search query.")
+    search_candidates: int = Field(
+        default=100, description="Hits taken from each retriever before fusion."
+    )
+    rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(default=1.0, description="Weight of the dense ranking in fusion.")
+    keyword_weight: float = Field(
+        default=1.0, description="Weight of the keyword ranking in fusion."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `kb serve` listens on.")
+    port: int = Field(default=8000, description="Port `kb serve` listens on.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'kb.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    def ensure_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.index_dir.mkdir(parents=True, exist_ok=True)

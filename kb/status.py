@@ -1,0 +1,57 @@
+"""What `kb status` reports: the database, the index and how current it is."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from indexer.pipeline import stale_entry_ids
+from indexer.vector_index import read_meta
+from kb.database import Database
+from kb.models import Community, Entry, IndexState, Passage, Person
+from kb.settings import Settings
+
+
+def collect_status(settings: Settings, database: Database) -> dict[str, Any]:
+    meta = read_meta(settings.index_dir)
+    with database.session() as session:
+        state = session.get(IndexState, 1)
+        model = meta.model_id if meta else (state.model if state else None)
+        counts = {
+            kind: session.scalar(select(func.count(Entry.id)).where(Entry.kind == kind)) or 0
+            for kind in ("problem", "solution", "practice")
+        }
+        status: dict[str, Any] = {
+            "home": str(settings.home.resolve()),
+            "database": _safe_url(database.url),
+            "entries": sum(counts.values()),
+            **{f"{kind}s": count for kind, count in counts.items()},
+            "people": session.scalar(select(func.count(Person.id))),
+            "communities": session.scalar(select(func.count(Community.id))),
+            "stored_passages": session.scalar(select(func.count()).select_from(Passage)),
+            "entries_to_embed": len(stale_entry_ids(session, model or "", False)) if model else
+            session.scalar(select(func.count(Entry.id))),
+            "db_generation": state.generation if state else 0,
+        }
+    status.update(
+        {
+            "index_model": meta.model_id if meta else None,
+            "index_type": meta.index_type if meta else None,
+            "index_vectors": meta.count if meta else 0,
+            "index_generation": meta.generation if meta else None,
+            "index_built_at": datetime.fromtimestamp(meta.built_at, UTC).isoformat(
+                timespec="seconds"
+            )
+            if meta
+            else None,
+            "index_current": bool(meta and state and meta.generation == state.generation),
+        }
+    )
+    return status
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

@@ -1,0 +1,285 @@
+"""Hybrid search: dense (FAISS) and keyword (BM25) rankings fused by reciprocal rank.
+
+The dense side finds paraphrases; the keyword side finds exact error codes and
+part numbers that the model blurs. An entry scores by its best passage.
+"""
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import numpy as np
+from sqlalchemy import select
+
+from indexer.embedder import Embedder
+from indexer.passages import PassageSplitter
+from indexer.pipeline import build_index, embed_and_store, reindex
+from indexer.vector_index import VectorIndex, entry_ids_of, read_meta
+from kb.database import Database
+from kb.models import Entry, EntryKind, IndexState
+from kb.settings import Settings
+from search.filters import SearchFilters, allowed_entry_ids
+from search.keyword import KeywordIndex, keyword_index_for
+from search.snippets import Snippet, make_snippet, plain_text
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched; the message says why."""
+
+
+class SearchMode(StrEnum):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    KEYWORD = "keyword"
+
+
+def validate_query(query: str | None, max_chars: int) -> str:
+    text = (query or "").strip()
+    if not text:
+        raise QueryError("the query is empty: type a few words describing what you look for")
+    if len(text) > max_chars:
+        raise QueryError(
+            f"the query is {len(text)} characters long; the limit is {max_chars}. "
+            "Shorten it to the essential words or error codes."
+        )
+    return text
+
+
+@dataclass
+class AcceptedSolution:
+    id: str
+    title: str
+    author: str
+
+
+@dataclass
+class SearchHit:
+    id: str
+    kind: str
+    title: str
+    status: str
+    community: str
+    author: str
+    tags: list[str]
+    created_at: datetime
+    score: float
+    dense_score: float | None
+    keyword_score: float | None
+    snippet: Snippet
+    accepted_solution: AcceptedSolution | None = None
+    solves: str | None = None
+
+
+@dataclass
+class SearchResults:
+    query: str
+    mode: SearchMode
+    total: int
+    offset: int
+    limit: int
+    hits: list[SearchHit] = field(default_factory=list)
+
+
+def build_splitter(settings: Settings, embedder: Embedder) -> PassageSplitter:
+    return PassageSplitter(
+        embedder.model_path / "tokenizer.json",
+        settings.passage_tokens,
+        settings.passage_overlap_tokens,
+    )
+
+
+class SearchEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        embedder: Embedder,
+        index: VectorIndex,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.embedder = embedder
+        self.index = index
+        self.splitter = build_splitter(settings, embedder)
+        self.keyword_index: KeywordIndex = keyword_index_for(database)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, settings: Settings, database: Database, embedder: Embedder) -> "SearchEngine":
+        """Load the saved index, catching up on anything the database has that it lacks.
+
+        Raises IndexModelMismatch if the saved index comes from another model.
+        """
+        index = VectorIndex.load(settings.index_dir, embedder.model_id)
+        splitter = build_splitter(settings, embedder)
+        if index is None or _unembedded_entries(database, embedder.model_id):
+            reindex(database, embedder, splitter, settings.index_dir)
+            index = VectorIndex.load(settings.index_dir, embedder.model_id)
+        elif index.generation != database.index_generation():
+            index = build_index(database, embedder.dim, embedder.model_id)
+        assert index is not None
+        return cls(settings, database, embedder, index)
+
+    # -- keeping the live index current ---------------------------------------------
+
+    def index_entries(self, entry_ids: list[int]) -> None:
+        """Embed new or edited entries and make them searchable at once."""
+        with self.database.session() as session:
+            entries = list(session.scalars(select(Entry).where(Entry.id.in_(entry_ids))))
+            embedded = embed_and_store(session, entries, self.embedder, self.splitter)
+            session.commit()
+            generation = session.scalar(select(IndexState.generation))
+        with self._lock:
+            self.index.remove_entries(entry_ids)
+            for item in embedded:
+                self.index.add(item.keys, item.vectors)
+            self.index.generation = generation or self.index.generation
+
+    def forget_entries(self, entry_ids: list[int]) -> None:
+        with self._lock:
+            self.index.remove_entries(entry_ids)
+
+    # -- searching ------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        mode: SearchMode = SearchMode.HYBRID,
+    ) -> SearchResults:
+        text = validate_query(query, self.settings.max_query_chars)
+        filters = filters or SearchFilters()
+        wanted = max(self.settings.search_candidates, offset + limit)
+        dense: list[tuple[int, float]] = []
+        keyword: list[tuple[int, float]] = []
+        if mode in (SearchMode.HYBRID, SearchMode.DENSE):
+            dense = self.dense_search(text, filters, wanted)
+        with self.database.session() as session:
+            if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
+                keyword = self.keyword_index.search(session, text, filters, wanted)
+        fused = self._fuse(dense, keyword, mode)
+        page = fused[offset : offset + limit]
+        dense_scores, keyword_scores = dict(dense), dict(keyword)
+        hits = self._hydrate(text, page, dense_scores, keyword_scores)
+        return SearchResults(text, mode, len(fused), offset, limit, hits)
+
+    def dense_search(
+        self, text: str, filters: SearchFilters, wanted: int
+    ) -> list[tuple[int, float]]:
+        """Entries by their best passage's cosine similarity, best first."""
+        vector = self.embedder.encode([text])
+        k = wanted * 3 + 10
+        while True:
+            with self._lock:
+                total = len(self.index)
+                scores, keys = self.index.search(vector, min(k, total))
+            best: dict[int, float] = {}
+            for score, entry_id in zip(
+                scores[0].tolist(), entry_ids_of(keys[0]).tolist(), strict=True
+            ):
+                if entry_id >= 0 and entry_id not in best:
+                    best[entry_id] = float(score)
+            if not filters.empty and best:
+                with self.database.session() as session:
+                    allowed = set(
+                        session.scalars(
+                            allowed_entry_ids(list(best), filters, self.database.engine.dialect.name)
+                        )
+                    )
+                best = {entry_id: s for entry_id, s in best.items() if entry_id in allowed}
+            if len(best) >= wanted or k >= total:
+                return list(best.items())[:wanted]
+            k *= 4
+
+    def _fuse(
+        self,
+        dense: list[tuple[int, float]],
+        keyword: list[tuple[int, float]],
+        mode: SearchMode,
+    ) -> list[tuple[int, float]]:
+        if mode == SearchMode.DENSE:
+            return dense
+        if mode == SearchMode.KEYWORD:
+            return keyword
+        k = self.settings.rrf_k
+        fused: dict[int, float] = {}
+        for weight, ranking in (
+            (self.settings.dense_weight, dense),
+            (self.settings.keyword_weight, keyword),
+        ):
+            for rank, (entry_id, _score) in enumerate(ranking, start=1):
+                fused[entry_id] = fused.get(entry_id, 0.0) + weight / (k + rank)
+        return sorted(fused.items(), key=lambda item: item[1], reverse=True)
+
+    def _hydrate(
+        self,
+        query: str,
+        page: list[tuple[int, float]],
+        dense_scores: dict[int, float],
+        keyword_scores: dict[int, float],
+    ) -> list[SearchHit]:
+        if not page:
+            return []
+        ids = [entry_id for entry_id, _ in page]
+        with self.database.session() as session:
+            entries = {e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(ids)))}
+            accepted: dict[int, AcceptedSolution] = {}
+            for solution in session.scalars(
+                select(Entry).where(Entry.solves_id.in_(ids), Entry.accepted.is_(True))
+            ):
+                assert solution.solves_id is not None
+                accepted.setdefault(
+                    solution.solves_id,
+                    AcceptedSolution(solution.external_id, solution.title, solution.author.handle),
+                )
+            solves_ids = {e.solves_id for e in entries.values() if e.solves_id}
+            solved_external: dict[int, str] = {
+                row.id: row.external_id
+                for row in session.execute(
+                    select(Entry.id, Entry.external_id).where(Entry.id.in_(solves_ids))
+                )
+            }
+        hits: list[SearchHit] = []
+        for entry_id, score in page:
+            entry = entries.get(entry_id)
+            if entry is None:  # removed since the index was built
+                continue
+            hits.append(
+                SearchHit(
+                    id=entry.external_id,
+                    kind=entry.kind,
+                    title=entry.title,
+                    status=entry.status,
+                    community=entry.community.slug,
+                    author=entry.author.handle,
+                    tags=list(entry.tags),
+                    created_at=entry.created_at,
+                    score=round(score, 6),
+                    dense_score=_rounded(dense_scores.get(entry_id)),
+                    keyword_score=_rounded(keyword_scores.get(entry_id)),
+                    snippet=make_snippet(plain_text(entry.body), query),
+                    accepted_solution=accepted.get(entry_id)
+                    if entry.kind == EntryKind.PROBLEM
+                    else None,
+                    solves=solved_external.get(entry.solves_id) if entry.solves_id else None,
+                )
+            )
+        return hits
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _unembedded_entries(database: Database, model_id: str) -> bool:
+    from indexer.pipeline import stale_entry_ids
+
+    with database.session() as session:
+        return bool(stale_entry_ids(session, model_id, full=False))
+
+
+__all__ = ["SearchEngine", "SearchMode", "SearchResults", "SearchHit", "QueryError", "read_meta"]
+_ = np

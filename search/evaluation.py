@@ -1,0 +1,139 @@
+"""Ranking evaluation, as Elasticsearch's rank-eval: queries, judgements, metrics.
+
+Relevance > 0 counts as relevant. A query with no relevant document in the
+judgements scores 0 on every metric, as in the SemEval protocol.
+"""
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.sources import ImportRejected, Location, Problem
+
+Qrels = dict[str, dict[str, int]]  # query id -> document id -> relevance
+Run = dict[str, list[str]]  # query id -> ranked document ids
+
+
+@dataclass(frozen=True)
+class EvalQuery:
+    id: str
+    text: str
+
+
+def load_queries(path: Path) -> list[EvalQuery]:
+    queries: list[EvalQuery] = []
+    problems: list[Problem] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            text = data.get("text") or "\n".join(
+                part for part in (data.get("title"), data.get("body")) if part
+            )
+            queries.append(EvalQuery(str(data["id"]), str(text)))
+        except (json.JSONDecodeError, KeyError, AttributeError) as error:
+            problems.append(Problem(Location(path, number), f"not a query {{id, text}}: {error}"))
+    if problems:
+        raise ImportRejected(problems)
+    return queries
+
+
+def load_qrels(path: Path) -> Qrels:
+    qrels: Qrels = {}
+    problems: list[Problem] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t") if "\t" in line else line.split()
+        # TREC qrels have four columns (query, iteration, doc, relevance); ours three.
+        if len(parts) == 4:
+            parts = [parts[0], parts[2], parts[3]]
+        try:
+            query_id, doc_id, relevance = parts
+            qrels.setdefault(query_id, {})[doc_id] = int(relevance)
+        except ValueError:
+            problems.append(
+                Problem(Location(path, number), "expected query_id<TAB>doc_id<TAB>relevance")
+            )
+    if problems:
+        raise ImportRejected(problems)
+    return qrels
+
+
+def load_candidates(path: Path) -> dict[str, list[str]]:
+    candidates: dict[str, list[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            query_id, doc_id, *_ = line.split("\t")
+            candidates.setdefault(query_id, []).append(doc_id)
+    return candidates
+
+
+def restrict_to_candidates(ranking: list[str], candidates: list[str]) -> list[str]:
+    """Re-rank protocol: the ranking within the candidates, then the unranked ones."""
+    allowed = set(candidates)
+    ranked = [doc for doc in ranking if doc in allowed]
+    seen = set(ranked)
+    return ranked + [doc for doc in candidates if doc not in seen]
+
+
+def average_precision(ranking: list[str], relevant: set[str]) -> float:
+    if not relevant:
+        return 0.0
+    found, total = 0, 0.0
+    for rank, doc in enumerate(ranking, start=1):
+        if doc in relevant:
+            found += 1
+            total += found / rank
+    return total / len(relevant)
+
+
+def reciprocal_rank(ranking: list[str], relevant: set[str]) -> float:
+    for rank, doc in enumerate(ranking, start=1):
+        if doc in relevant:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg(ranking: list[str], judgements: dict[str, int], k: int = 10) -> float:
+    gains = [max(judgements.get(doc, 0), 0) for doc in ranking[:k]]
+    dcg = sum((2**gain - 1) / math.log2(rank + 1) for rank, gain in enumerate(gains, start=1))
+    ideal = sorted((g for g in judgements.values() if g > 0), reverse=True)[:k]
+    idcg = sum((2**gain - 1) / math.log2(rank + 1) for rank, gain in enumerate(ideal, start=1))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def precision_at(ranking: list[str], relevant: set[str], k: int) -> float:
+    return sum(1 for doc in ranking[:k] if doc in relevant) / k
+
+
+def recall_at(ranking: list[str], relevant: set[str], k: int) -> float:
+    if not relevant:
+        return 0.0
+    return sum(1 for doc in ranking[:k] if doc in relevant) / len(relevant)
+
+
+def hit_at(ranking: list[str], relevant: set[str], k: int) -> float:
+    return 1.0 if any(doc in relevant for doc in ranking[:k]) else 0.0
+
+
+RETRIEVAL_METRICS = ("MAP", "MRR", "nDCG@10", "P@1", "Recall@10")
+
+
+def evaluate(run: Run, qrels: Qrels, query_ids: Iterable[str]) -> dict[str, float]:
+    """Mean of each metric over the given queries."""
+    ids = list(query_ids)
+    totals = dict.fromkeys(RETRIEVAL_METRICS, 0.0)
+    for query_id in ids:
+        judgements = qrels.get(query_id, {})
+        relevant = {doc for doc, relevance in judgements.items() if relevance > 0}
+        ranking = run.get(query_id, [])
+        totals["MAP"] += average_precision(ranking, relevant)
+        totals["MRR"] += reciprocal_rank(ranking, relevant)
+        totals["nDCG@10"] += ndcg(ranking, judgements, 10)
+        totals["P@1"] += precision_at(ranking, relevant, 1)
+        totals["Recall@10"] += recall_at(ranking, relevant, 10)
+    return {name: (value / len(ids) if ids else 0.0) for name, value in totals.items()}

@@ -1,0 +1,48 @@
+"""Search filters, turned into SQL conditions on the entries table."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, true
+from sqlalchemy.dialects.postgresql import JSONB
+
+from kb.models import Community, Entry
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    kind: str | None = None
+    community: str | None = None  # community slug
+    tag: str | None = None
+    status: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.kind or self.community or self.tag or self.status)
+
+
+def filter_condition(filters: SearchFilters, dialect: str) -> ColumnElement[bool]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.kind:
+        conditions.append(Entry.kind == filters.kind)
+    if filters.status:
+        conditions.append(Entry.status == filters.status)
+    if filters.community:
+        conditions.append(
+            Entry.community_id.in_(select(Community.id).where(Community.slug == filters.community))
+        )
+    if filters.tag:
+        conditions.append(has_tag(filters.tag.lower(), dialect))
+    return and_(true(), *conditions)
+
+
+def has_tag(tag: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return Entry.tags.cast(JSONB).contains([tag])
+    tags = func.json_each(Entry.tags).table_valued("value")
+    return exists(select(1).select_from(tags).where(tags.c.value == tag))
+
+
+def allowed_entry_ids(
+    candidate_ids: list[int], filters: SearchFilters, dialect: str
+) -> Select[tuple[int]]:
+    return select(Entry.id).where(Entry.id.in_(candidate_ids), filter_condition(filters, dialect))

@@ -1,0 +1,94 @@
+"""The JSON shapes of the API, kept apart from the database models."""
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from search.engine import SearchHit, SearchResults
+
+
+class SnippetOut(BaseModel):
+    text: str
+    highlights: list[tuple[int, int]]
+
+
+class AcceptedSolutionOut(BaseModel):
+    id: str
+    title: str
+    author: str
+
+
+class HitOut(BaseModel):
+    id: str
+    kind: str
+    title: str
+    status: str
+    community: str
+    author: str
+    tags: list[str]
+    created_at: datetime
+    score: float
+    dense_score: float | None
+    keyword_score: float | None
+    snippet: SnippetOut
+    accepted_solution: AcceptedSolutionOut | None
+    solves: str | None
+
+    @classmethod
+    def from_hit(cls, hit: SearchHit) -> "HitOut":
+        return cls(
+            id=hit.id,
+            kind=hit.kind,
+            title=hit.title,
+            status=hit.status,
+            community=hit.community,
+            author=hit.author,
+            tags=hit.tags,
+            created_at=hit.created_at,
+            score=hit.score,
+            dense_score=hit.dense_score,
+            keyword_score=hit.keyword_score,
+            snippet=SnippetOut(text=hit.snippet.text, highlights=hit.snippet.highlights),
+            accepted_solution=AcceptedSolutionOut(**vars(hit.accepted_solution))
+            if hit.accepted_solution
+            else None,
+            solves=hit.solves,
+        )
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    total: int
+    offset: int
+    limit: int
+    hits: list[HitOut]
+
+    @classmethod
+    def from_results(cls, results: SearchResults) -> "SearchResponse":
+        return cls(
+            query=results.query,
+            mode=results.mode.value,
+            total=results.total,
+            offset=results.offset,
+            limit=results.limit,
+            hits=[HitOut.from_hit(hit) for hit in results.hits],
+        )
+
+
+class ErrorBody(BaseModel):
+    status: int
+    code: str
+    message: str
+    details: list[dict[str, object]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: str
+    entries: int
+    index_vectors: int
+    index_model: str
