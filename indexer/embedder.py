@@ -1,6 +1,7 @@
 """Text to vectors. One embedder = one model through one runtime path."""
 
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -46,5 +47,7 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+@lru_cache(maxsize=4)
 def load_embedder(model_name: str, batch_size: int = 32) -> Embedder:
+    """One loaded model per process and configuration: loading takes seconds."""
     return SentenceTransformerEmbedder(model_name, batch_size)

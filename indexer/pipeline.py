@@ -19,7 +19,7 @@ from indexer.vector_index import VectorIndex, passage_key, read_meta
 from kb.database import Database
 from kb.models import Entry, IndexState, Passage
 
-ENTRIES_PER_BATCH = 256
+ENTRIES_PER_BATCH = 1024
 VECTORS_PER_READ = 20_000
 
 

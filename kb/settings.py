@@ -57,3 +57,12 @@ class Settings(BaseSettings):
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.index_dir.mkdir(parents=True, exist_ok=True)
+
+
+def settings_reference() -> str:
+    """The Markdown table of every setting, as the README shows it (checked by a test)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = "(none)" if field.default is None else f"`{field.default}`"
+        lines.append(f"| `KB_{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(lines)

@@ -1,0 +1,32 @@
+"""The README is part of the product: its commands and settings table are checked."""
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from kb.cli import main
+from kb.settings import settings_reference
+
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text()
+
+
+def test_readme_has_the_two_commands_and_ci_runs_the_test_one() -> None:
+    blocks = re.findall(r"```sh\n(.*?)\n```", README, re.S)
+    assert blocks[:2] == ["make demo", "make test"]
+    ci = (REPO / ".ci" / "run").read_text()
+    assert [line for line in ci.splitlines() if line.startswith("make")] == ["make test"]
+
+
+def test_settings_table_is_generated_from_the_settings_object() -> None:
+    table = README.split("<!-- settings-reference:start -->\n")[1].split("\n<!-- settings")[0]
+    assert table == settings_reference()
+
+
+def test_every_command_in_the_readme_exists() -> None:
+    documented = set(re.findall(r"^\| `kb (\w+)", README, re.M))
+    assert documented
+    for command in documented:
+        result = CliRunner().invoke(main, [command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
