@@ -34,8 +34,11 @@ def write_corpus(target: Path, copies: int) -> int:
         for copy in range(copies):
             for doc in docs:
                 record = {
-                    "id": f"{doc['id']}-{copy}", "kind": "problem", "title": doc["title"] or "-",
-                    "body": doc.get("body") or "", "author": doc.get("author") or "unknown",
+                    "id": f"{doc['id']}-{copy}",
+                    "kind": "problem",
+                    "title": doc["title"] or "-",
+                    "body": doc.get("body") or "",
+                    "author": doc.get("author") or "unknown",
                 }
                 out.write(json.dumps(record) + "\n")
                 count += 1
@@ -57,8 +60,9 @@ def main() -> None:
         splitter = build_splitter(settings, embedder)
         embedder.encode(["warm-up"] * 32)
 
-        from kb.models import Entry
         from sqlalchemy import select
+
+        from kb.models import Entry
 
         with database.session() as session:
             rows = session.execute(select(Entry.title, Entry.body)).all()
@@ -74,9 +78,10 @@ def main() -> None:
     print(f"machine: {machine()}; model path: {embedder.model_id}")
     print(f"{entries} entries, {len(texts)} passages")
     print(f"raw encode of the same passages : {raw_seconds:7.2f} s  {raw_rate:7.1f} entries/s")
+    ratio = full.entries_per_second / raw_rate
     print(
         f"full reindex                    : {full.seconds:7.2f} s  "
-        f"{full.entries_per_second:7.1f} entries/s  (ratio {full.entries_per_second / raw_rate:.3f})"
+        f"{full.entries_per_second:7.1f} entries/s  (ratio {ratio:.3f})"
     )
     print(
         f"reindex with nothing changed    : {unchanged.seconds:7.3f} s  "

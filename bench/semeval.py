@@ -46,13 +46,24 @@ def main() -> None:
         documents = convert_corpus(data / "corpus.jsonl", corpus)
         started = time.perf_counter()
         kb(home, "import", str(corpus))
-        print(f"imported and indexed {documents} documents in {time.perf_counter() - started:.1f} s")
+        print(
+            f"imported and indexed {documents} documents in {time.perf_counter() - started:.1f} s"
+        )
         results = {}
         for mode in ("dense", "keyword", "hybrid"):
             results[mode] = kb_json(
-                home, "eval", "--queries", str(data / "queries.jsonl"),
-                "--qrels", str(data / "qrels.tsv"), "--candidates", str(data / "candidates.tsv"),
-                "--limit", "500", "--mode", mode,
+                home,
+                "eval",
+                "--queries",
+                str(data / "queries.jsonl"),
+                "--qrels",
+                str(data / "qrels.tsv"),
+                "--candidates",
+                str(data / "candidates.tsv"),
+                "--limit",
+                "500",
+                "--mode",
+                mode,
             )
     print(f"\nSemEval-2016 3B dev, re-rank protocol, {results['hybrid']['queries']} queries")
     print(f"machine: {machine()}")

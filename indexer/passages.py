@@ -43,7 +43,9 @@ class PassageSplitter:
         for start in range(0, len(offsets), stride):
             end = min(start + window, len(offsets))
             start_char, end_char = offsets[start][0], offsets[end - 1][1]
-            passages.append(Passage(f"{title}\n\n{body[start_char:end_char]}", start_char, end_char))
+            passages.append(
+                Passage(f"{title}\n\n{body[start_char:end_char]}", start_char, end_char)
+            )
             if end == len(offsets) or len(passages) == MAX_PASSAGES_PER_ENTRY:
                 break
         return passages

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from indexer.embedder import Embedder
@@ -76,7 +76,7 @@ def embed_and_store(
         results.append(EmbeddedEntry(entry.id, keys, entry_vectors))
         entry.embedded_hash = entry.content_hash
         entry.embedding_model = embedder.model_id
-    session.execute(Passage.__table__.insert(), rows)
+    session.execute(insert(Passage), rows)
     bump_generation(session, embedder.model_id)
     return results
 
@@ -116,9 +116,7 @@ def build_index(database: Database, dim: int, model_id: str) -> VectorIndex:
             .execution_options(yield_per=VECTORS_PER_READ)
         )
         for partition in session.execute(statement).partitions():
-            keys = np.fromiter(
-                (passage_key(row[0], row[1]) for row in partition), dtype=np.int64
-            )
+            keys = np.fromiter((passage_key(row[0], row[1]) for row in partition), dtype=np.int64)
             vectors = np.frombuffer(b"".join(row[2] for row in partition), dtype=np.float32)
             index.add(keys, vectors.reshape(len(partition), dim))
     return index

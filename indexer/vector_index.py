@@ -83,9 +83,7 @@ class VectorIndex:
     def remove_entries(self, entry_ids: list[int]) -> int:
         removed = 0
         for entry_id in entry_ids:
-            selector = faiss.IDSelectorRange(
-                passage_key(entry_id, 0), passage_key(entry_id + 1, 0)
-            )
+            selector = faiss.IDSelectorRange(passage_key(entry_id, 0), passage_key(entry_id + 1, 0))
             removed += int(self.faiss_index.remove_ids(selector))
         return removed
 
@@ -101,7 +99,7 @@ class VectorIndex:
         return scores, keys
 
     def entry_ids(self) -> set[int]:
-        keys = faiss.vector_to_array(self.faiss_index.id_map)
+        keys = faiss.vector_to_array(self.faiss_index.id_map)  # type: ignore[attr-defined]
         return set(entry_ids_of(keys).tolist())
 
     def save(self, directory: Path) -> Path:

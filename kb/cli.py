@@ -14,6 +14,7 @@ import click
 from kb.database import Database
 from kb.settings import Settings
 
+
 class Context:
     """What commands share; the model loads only when a command needs it."""
 
@@ -94,8 +95,12 @@ pass_context = click.make_pass_decorator(Context)
 
 @main.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--index/--no-index", default=True, show_default=True,
-              help="Embed new and changed entries right after importing.")
+@click.option(
+    "--index/--no-index",
+    default=True,
+    show_default=True,
+    help="Embed new and changed entries right after importing.",
+)
 @pass_context
 def import_command(context: Context, path: Path, index: bool) -> None:
     """Import entries from PATH: a corpus folder or a JSONL file.
@@ -138,8 +143,13 @@ def _run_reindex(context: Context, full: bool) -> None:
         splitter = build_splitter(context.settings, embedder)
         with progress_bar("embedding", 0) as bar:
             summary = reindex(
-                context.database, embedder, splitter, context.settings.index_dir,
-                full=full, on_progress=bar.update, on_total=bar.reset,
+                context.database,
+                embedder,
+                splitter,
+                context.settings.index_dir,
+                full=full,
+                on_progress=bar.update,
+                on_total=bar.reset,
             )
     click.echo(
         f"Indexed: {summary.embedded} embedded ({summary.passages} passages), "
@@ -180,13 +190,26 @@ MODES = click.Choice(["hybrid", "dense", "keyword"])
 @click.option("--status", help="open, solved or published.")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
-@click.option("--mode", type=MODES, default="hybrid", show_default=True,
-              help="hybrid fuses meaning (dense) and exact words (keyword).")
+@click.option(
+    "--mode",
+    type=MODES,
+    default="hybrid",
+    show_default=True,
+    help="hybrid fuses meaning (dense) and exact words (keyword).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
 @pass_context
 def search_command(
-    context: Context, text: str, kind: str | None, community: str | None, tag: str | None,
-    status: str | None, limit: int, offset: int, mode: str, as_json: bool,
+    context: Context,
+    text: str,
+    kind: str | None,
+    community: str | None,
+    tag: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    mode: str,
+    as_json: bool,
 ) -> None:
     """Search the knowledge base for TEXT (words, a question or an error code)."""
     from search.engine import SearchMode, validate_query
@@ -205,19 +228,21 @@ def search_command(
     if not results.hits:
         click.echo(f"No entries match {text!r}. Try other words, or fewer filters.")
         return
-    click.echo(f"{results.total} matches for {text!r}; showing {offset + 1}-"
-               f"{offset + len(results.hits)}:\n")
+    click.echo(
+        f"{results.total} matches for {text!r}; showing {offset + 1}-"
+        f"{offset + len(results.hits)}:\n"
+    )
     for number, hit in enumerate(results.hits, start=offset + 1):
         badge = {"solved": " [solved]", "open": " [open]"}.get(hit.status, "")
         click.echo(
-            click.style(f"{number:>3}. {hit.id}", bold=True)
-            + f"  {hit.kind}{badge}  {hit.title}"
+            click.style(f"{number:>3}. {hit.id}", bold=True) + f"  {hit.kind}{badge}  {hit.title}"
         )
         click.echo(f"     {_styled_snippet(hit.snippet)}")
         if hit.accepted_solution:
             solution = hit.accepted_solution
-            click.echo(f"     accepted solution: {solution.id} by {solution.author}: "
-                       f"{solution.title}")
+            click.echo(
+                f"     accepted solution: {solution.id} by {solution.author}: {solution.title}"
+            )
         click.echo(f"     {hit.community} · {hit.author} · score {hit.score:.4f}\n")
 
 
@@ -232,22 +257,47 @@ def _styled_snippet(snippet: Any) -> str:
 
 
 @main.command("eval")
-@click.option("--queries", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSONL, one {id, text} per line.")
-@click.option("--qrels", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TSV: query_id, doc id, relevance (> 0 is relevant).")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000),
-              help="Hits ranked per query.")
-@click.option("--run-out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the run: query_id, id, rank, score (tab-separated).")
-@click.option("--candidates", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Re-rank protocol: score each query only on its listed candidates.")
+@click.option(
+    "--queries",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSONL, one {id, text} per line.",
+)
+@click.option(
+    "--qrels",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TSV: query_id, doc id, relevance (> 0 is relevant).",
+)
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Hits ranked per query.",
+)
+@click.option(
+    "--run-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the run: query_id, id, rank, score (tab-separated).",
+)
+@click.option(
+    "--candidates",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Re-rank protocol: score each query only on its listed candidates.",
+)
 @click.option("--mode", type=MODES, default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @pass_context
 def eval_command(
-    context: Context, queries: Path, qrels: Path, limit: int, run_out: Path | None,
-    candidates: Path | None, mode: str, as_json: bool,
+    context: Context,
+    queries: Path,
+    qrels: Path,
+    limit: int,
+    run_out: Path | None,
+    candidates: Path | None,
+    mode: str,
+    as_json: bool,
 ) -> None:
     """Run every query and print MAP, MRR, nDCG@10, P@1 and Recall@10."""
     from search.engine import SearchMode
@@ -301,7 +351,10 @@ def remove_command(context: Context, ids: tuple[str, ...]) -> None:
 
     removed = remove_entries(context.database, list(ids))
     missing = sorted(set(ids) - set(removed))
-    click.echo(f"Removed {len(removed)} entries." + (f" Not found: {', '.join(missing)}" if missing else ""))
+    click.echo(
+        f"Removed {len(removed)} entries."
+        + (f" Not found: {', '.join(missing)}" if missing else "")
+    )
 
 
 @main.command("status")
@@ -336,8 +389,12 @@ def serve_command(context: Context, host: str | None, port: int | None) -> None:
 
 
 @main.command("demo")
-@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=None, help="Corpus folder [default: the corpus/ shipped with kb].")
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Corpus folder [default: the corpus/ shipped with kb].",
+)
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
 @click.option("--no-serve", is_flag=True, help="Import and index only.")

@@ -11,11 +11,13 @@ from kb.problems import refresh_problem_status
 def remove_entries(database: Database, external_ids: list[str]) -> list[str]:
     """Delete the entries with these ids; returns the ids that existed."""
     with database.session() as session, session.begin():
-        found = list(session.execute(
-            select(Entry.id, Entry.external_id, Entry.solves_id).where(
-                Entry.external_id.in_(external_ids)
+        found = list(
+            session.execute(
+                select(Entry.id, Entry.external_id, Entry.solves_id).where(
+                    Entry.external_id.in_(external_ids)
+                )
             )
-        ))
+        )
         if not found:
             return []
         ids = [row.id for row in found]

@@ -94,7 +94,7 @@ def import_batch(
 
 
 def _assign(entry: Entry, record: EntryRecord, author: Person, community: Community) -> bool:
-    values = {
+    values: dict[str, object] = {
         "kind": record.kind.value,
         "title": record.title,
         "body": record.body,
@@ -173,7 +173,9 @@ def _upsert_communities(
     return communities
 
 
-def _upsert_people(session: Session, batch: ImportBatch, summary: ImportSummary) -> dict[str, Person]:
+def _upsert_people(
+    session: Session, batch: ImportBatch, summary: ImportSummary
+) -> dict[str, Person]:
     people = {p.handle: p for p in session.scalars(select(Person))}
     for item in batch.people:
         record = item.record

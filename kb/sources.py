@@ -86,7 +86,9 @@ def read_source(path: Path) -> ImportBatch:
             _read_jsonl(file, batch, problems)
         elif not path.is_dir():
             problems.append(
-                Problem(Location(file, 0), "not a .md, .jsonl, people.yaml or organisation.yaml file")
+                Problem(
+                    Location(file, 0), "not a .md, .jsonl, people.yaml or organisation.yaml file"
+                )
             )
             continue
         else:

@@ -29,8 +29,9 @@ def collect_status(settings: Settings, database: Database) -> dict[str, Any]:
             "people": session.scalar(select(func.count(Person.id))),
             "communities": session.scalar(select(func.count(Community.id))),
             "stored_passages": session.scalar(select(func.count()).select_from(Passage)),
-            "entries_to_embed": len(stale_entry_ids(session, model or "", False)) if model else
-            session.scalar(select(func.count(Entry.id))),
+            "entries_to_embed": len(stale_entry_ids(session, model or "", False))
+            if model
+            else session.scalar(select(func.count(Entry.id))),
             "db_generation": state.generation if state else 0,
         }
     status.update(

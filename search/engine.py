@@ -5,23 +5,25 @@ part numbers that the model blurs. An entry scores by its best passage.
 """
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-import numpy as np
 from sqlalchemy import select
 
 from indexer.embedder import Embedder
 from indexer.passages import PassageSplitter
 from indexer.pipeline import build_index, embed_and_store, reindex
-from indexer.vector_index import VectorIndex, entry_ids_of, read_meta
+from indexer.vector_index import VectorIndex, entry_ids_of
 from kb.database import Database
 from kb.models import Entry, EntryKind, IndexState
 from kb.settings import Settings
 from search.filters import SearchFilters, allowed_entry_ids
 from search.keyword import KeywordIndex, keyword_index_for
 from search.snippets import Snippet, make_snippet, plain_text
+
+CATCH_UP_SECONDS = 1.0
 
 
 class QueryError(ValueError):
@@ -104,6 +106,7 @@ class SearchEngine:
         self.splitter = build_splitter(settings, embedder)
         self.keyword_index: KeywordIndex = keyword_index_for(database)
         self._lock = threading.RLock()
+        self._checked_generation_at = 0.0
 
     @classmethod
     def open(cls, settings: Settings, database: Database, embedder: Embedder) -> "SearchEngine":
@@ -136,6 +139,22 @@ class SearchEngine:
                 self.index.add(item.keys, item.vectors)
             self.index.generation = generation or self.index.generation
 
+    def catch_up(self) -> None:
+        """Pick up vectors another process stored (`kb import`, `kb reindex`, another worker).
+
+        The database's index generation changes whenever stored vectors do; the
+        check is one tiny query, made at most once per CATCH_UP_SECONDS.
+        """
+        now = time.monotonic()
+        if now - self._checked_generation_at < CATCH_UP_SECONDS:
+            return
+        self._checked_generation_at = now
+        if self.database.index_generation() == self.index.generation:
+            return
+        with self._lock:
+            if self.database.index_generation() != self.index.generation:
+                self.index = build_index(self.database, self.embedder.dim, self.embedder.model_id)
+
     def forget_entries(self, entry_ids: list[int]) -> None:
         with self._lock:
             self.index.remove_entries(entry_ids)
@@ -151,6 +170,7 @@ class SearchEngine:
         mode: SearchMode = SearchMode.HYBRID,
     ) -> SearchResults:
         text = validate_query(query, self.settings.max_query_chars)
+        self.catch_up()
         filters = filters or SearchFilters()
         wanted = max(self.settings.search_candidates, offset + limit)
         dense: list[tuple[int, float]] = []
@@ -186,7 +206,9 @@ class SearchEngine:
                 with self.database.session() as session:
                     allowed = set(
                         session.scalars(
-                            allowed_entry_ids(list(best), filters, self.database.engine.dialect.name)
+                            allowed_entry_ids(
+                                list(best), filters, self.database.engine.dialect.name
+                            )
                         )
                     )
                 best = {entry_id: s for entry_id, s in best.items() if entry_id in allowed}
@@ -279,7 +301,3 @@ def _unembedded_entries(database: Database, model_id: str) -> bool:
 
     with database.session() as session:
         return bool(stale_entry_ids(session, model_id, full=False))
-
-
-__all__ = ["SearchEngine", "SearchMode", "SearchResults", "SearchHit", "QueryError", "read_meta"]
-_ = np

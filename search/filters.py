@@ -44,5 +44,5 @@ def has_tag(tag: str, dialect: str) -> ColumnElement[bool]:
 
 def allowed_entry_ids(
     candidate_ids: list[int], filters: SearchFilters, dialect: str
-) -> Select[tuple[int]]:
+) -> Select[int]:
     return select(Entry.id).where(Entry.id.in_(candidate_ids), filter_condition(filters, dialect))

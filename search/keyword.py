@@ -3,7 +3,7 @@
 import re
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Connection, column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, Connection, column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from kb.models import Entry
@@ -70,7 +70,7 @@ class SqliteKeywordIndex:
             return []
         match = " OR ".join(f'"{term}"' for term in terms)
         fts = table("entries_fts", column("rowid"))
-        fts_name = literal_column("entries_fts")
+        fts_name: ColumnElement[str] = literal_column("entries_fts")
         rank = func.bm25(fts_name, self.TITLE_WEIGHT, self.BODY_WEIGHT, self.TAGS_WEIGHT)
         statement = (
             select(Entry.id, rank)

@@ -47,9 +47,12 @@ def test_kb_eval_on_the_demo_corpus(demo_home: Path, tmp_path: Path, monkeypatch
     monkeypatch.setenv("KB_HOME", str(demo_home))
     queries = tmp_path / "queries.jsonl"
     queries.write_text(
-        json.dumps({"id": "q-seal", "text": "seal kit SK-4471"}) + "\n"
-        + json.dumps({"id": "q-vpn", "text": "GlobalProtect error 0x80070005"}) + "\n"
-        + json.dumps({"id": "q-none", "text": "chocolate cake recipe"}) + "\n"
+        json.dumps({"id": "q-seal", "text": "seal kit SK-4471"})
+        + "\n"
+        + json.dumps({"id": "q-vpn", "text": "GlobalProtect error 0x80070005"})
+        + "\n"
+        + json.dumps({"id": "q-none", "text": "chocolate cake recipe"})
+        + "\n"
     )
     qrels = tmp_path / "qrels.tsv"
     qrels.write_text(
@@ -60,8 +63,18 @@ def test_kb_eval_on_the_demo_corpus(demo_home: Path, tmp_path: Path, monkeypatch
     run_out = tmp_path / "run.tsv"
     result = CliRunner().invoke(
         main,
-        ["eval", "--queries", str(queries), "--qrels", str(qrels), "--limit", "5",
-         "--run-out", str(run_out), "--json"],
+        [
+            "eval",
+            "--queries",
+            str(queries),
+            "--qrels",
+            str(qrels),
+            "--limit",
+            "5",
+            "--run-out",
+            str(run_out),
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output)

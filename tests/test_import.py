@@ -24,13 +24,23 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 
 PROBLEM = {
-    "id": "P-1", "kind": "problem", "title": "Pump P-12 cavitates at low level",
-    "body": "Noise like gravel.", "author": "alice", "tags": ["pump"],
-    "community": "maintenance", "created_at": "2025-01-02T08:00:00",
+    "id": "P-1",
+    "kind": "problem",
+    "title": "Pump P-12 cavitates at low level",
+    "body": "Noise like gravel.",
+    "author": "alice",
+    "tags": ["pump"],
+    "community": "maintenance",
+    "created_at": "2025-01-02T08:00:00",
 }
 SOLUTION = {
-    "id": "S-1", "kind": "solution", "title": "Raise the minimum tank level",
-    "body": "Set the low-level trip to 35 %.", "author": "bob", "solves": "P-1", "accepted": True,
+    "id": "S-1",
+    "kind": "solution",
+    "title": "Raise the minimum tank level",
+    "body": "Set the low-level trip to 35 %.",
+    "author": "bob",
+    "solves": "P-1",
+    "accepted": True,
 }
 
 
@@ -40,7 +50,10 @@ def test_demo_corpus_imports_with_its_people_and_communities(
     import_path(database, CORPUS, settings)
     with database.session() as session:
         entries = list(session.scalars(select(Entry)))
-        kinds = {kind: sum(1 for e in entries if e.kind == kind) for kind in ("problem", "solution", "practice")}
+        kinds = {
+            kind: sum(1 for e in entries if e.kind == kind)
+            for kind in ("problem", "solution", "practice")
+        }
         assert len(entries) >= 120
         assert kinds["problem"] > 0 and kinds["solution"] > 0 and kinds["practice"] > 0
         assert {e.status for e in entries if e.kind == "problem"} == {"open", "solved"}
@@ -97,7 +110,7 @@ def test_malformed_jsonl_line_is_reported_and_nothing_is_written(
     database: Database, settings: Settings, tmp_path: Path
 ) -> None:
     source = tmp_path / "broken.jsonl"
-    source.write_text(json.dumps(PROBLEM) + "\n" + json.dumps(SOLUTION) + "\n{\"id\": \"X\", \"kind\"\n")
+    source.write_text(json.dumps(PROBLEM) + "\n" + json.dumps(SOLUTION) + '\n{"id": "X", "kind"\n')
     assert_rejected(source, f"{source}:3", "invalid JSON")
     with pytest.raises(ImportRejected):
         import_path(database, source, settings)
@@ -108,7 +121,9 @@ def test_malformed_jsonl_line_is_reported_and_nothing_is_written(
 def test_wrong_field_in_markdown_names_the_line_of_that_field(tmp_path: Path) -> None:
     folder = tmp_path / "corpus"
     folder.mkdir()
-    (folder / "good.md").write_text("---\nid: A\nkind: practice\ntitle: Fine\nauthor: x\n---\nBody\n")
+    (folder / "good.md").write_text(
+        "---\nid: A\nkind: practice\ntitle: Fine\nauthor: x\n---\nBody\n"
+    )
     (folder / "bad.md").write_text(
         "---\nid: B\ntitle: Broken\nkind: probelm\nauthor: x\n---\nBody\n"
     )

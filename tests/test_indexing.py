@@ -106,6 +106,22 @@ def test_new_entries_become_searchable_without_a_reindex(
     assert ids(SearchEngine.open(settings, database, embedder), "condensate drain")[0] == "E4"
 
 
+def test_a_running_engine_picks_up_what_another_process_indexed(
+    database: Database, settings: Settings, embedder: Embedder, tmp_path: Path, monkeypatch
+) -> None:
+    import search.engine
+
+    monkeypatch.setattr(search.engine, "CATCH_UP_SECONDS", 0.0)
+    import_path(database, write(tmp_path / "a.jsonl", RECORDS), settings)
+    index(database, settings, embedder)
+    engine = SearchEngine.open(settings, database, embedder)
+    # What `kb import` does in another process while the server runs:
+    new = entry("E5", "Paint booth filter change", "Swap the ceiling filter mats at 250 Pa.")
+    import_path(database, write(tmp_path / "b.jsonl", [new]), settings)
+    index(database, settings, embedder)
+    assert ids(engine, "paint booth ceiling filter", SearchMode.DENSE)[0] == "E5"
+
+
 def test_an_index_built_by_another_model_is_refused(
     database: Database, settings: Settings, embedder: Embedder, tmp_path: Path
 ) -> None:

@@ -21,7 +21,9 @@ def test_kb_serve_answers_search_over_http(demo_home: Path) -> None:
     env = {**os.environ, "KB_HOME": str(demo_home)}
     process = subprocess.Popen(
         [sys.executable, "-m", "kb", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -1,6 +1,6 @@
 """The FastAPI app factory. Everything the app needs hangs off app.state."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 
@@ -19,7 +19,10 @@ def get_engine(request: Request) -> SearchEngine:
 
 
 EngineDep = Annotated[SearchEngine, Depends(get_engine)]
-ERRORS = {400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

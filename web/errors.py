@@ -13,7 +13,9 @@ from web.schemas import ErrorBody, ErrorResponse
 def error_response(
     status: int, code: str, message: str, details: list[dict[str, object]] | None = None
 ) -> JSONResponse:
-    body = ErrorResponse(error=ErrorBody(status=status, code=code, message=message, details=details))
+    body = ErrorResponse(
+        error=ErrorBody(status=status, code=code, message=message, details=details)
+    )
     return JSONResponse(jsonable_encoder(body), status_code=status)
 
 
