@@ -50,8 +50,18 @@ def main() -> None:
             f"imported and indexed {documents} documents in {time.perf_counter() - started:.1f} s"
         )
         results = {}
-        for mode in ("dense", "keyword", "hybrid"):
-            results[mode] = kb_json(
+        # Pure rankings first (no similarity floor), then the shipped defaults.
+        # Under the re-rank protocol, candidates that a floor drops are appended in
+        # the organisers' order, which flatters a floor: the pure rows are the fair ones.
+        runs = [
+            ("dense", "dense", "0"),
+            ("keyword", "keyword", "0"),
+            ("hybrid", "hybrid", "0"),
+            ("hybrid, default settings", "hybrid", None),
+            ("dense, default settings", "dense", None),
+        ]
+        for label, mode, floor in runs:
+            results[label] = kb_json(
                 home,
                 "eval",
                 "--queries",
@@ -64,14 +74,17 @@ def main() -> None:
                 "500",
                 "--mode",
                 mode,
+                env_extra={"KB_MIN_SIMILARITY": floor} if floor is not None else None,
             )
     print(f"\nSemEval-2016 3B dev, re-rank protocol, {results['hybrid']['queries']} queries")
     print(f"machine: {machine()}")
-    print(f"{'configuration':<28} {'MAP':>7} {'MRR':>7} {'P@1':>7}")
-    for mode, metrics in results.items():
-        print(f"kb {mode:<25} {metrics['MAP']:>7.4f} {metrics['MRR']:>7.4f} {metrics['P@1']:>7.4f}")
+    print(f"{'configuration':<30} {'MAP':>7} {'MRR':>7} {'P@1':>7}")
+    for label, metrics in results.items():
+        print(
+            f"kb {label:<27} {metrics['MAP']:>7.4f} {metrics['MRR']:>7.4f} {metrics['P@1']:>7.4f}"
+        )
     for name, value in REFERENCE.items():
-        print(f"reference: {name:<17} {value:>7.4f}")
+        print(f"reference: {name:<24} {value:>7.4f}")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     search_candidates: int = Field(
         default=100, description="Hits taken from each retriever before fusion."
     )
+    min_similarity: float = Field(
+        default=0.3,
+        description="Cosine similarity below which a dense hit is not a match by meaning.",
+    )
     rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(default=1.0, description="Weight of the dense ranking in fusion.")
     keyword_weight: float = Field(

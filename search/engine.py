@@ -6,6 +6,7 @@ part numbers that the model blurs. An entry scores by its best passage.
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,7 +18,7 @@ from indexer.passages import PassageSplitter
 from indexer.pipeline import build_index, embed_and_store, reindex
 from indexer.vector_index import VectorIndex, entry_ids_of
 from kb.database import Database
-from kb.models import Entry, EntryKind, IndexState
+from kb.models import Community, Entry, EntryKind, IndexState
 from kb.settings import Settings
 from search.filters import SearchFilters, allowed_entry_ids
 from search.keyword import KeywordIndex, keyword_index_for
@@ -81,6 +82,8 @@ class SearchResults:
     offset: int
     limit: int
     hits: list[SearchHit] = field(default_factory=list)
+    # facet name -> [(value, count)], over every match, not only this page
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def build_splitter(settings: Settings, embedder: Embedder) -> PassageSplitter:
@@ -168,6 +171,7 @@ class SearchEngine:
         limit: int = 10,
         offset: int = 0,
         mode: SearchMode = SearchMode.HYBRID,
+        with_facets: bool = False,
     ) -> SearchResults:
         text = validate_query(query, self.settings.max_query_chars)
         self.catch_up()
@@ -184,7 +188,25 @@ class SearchEngine:
         page = fused[offset : offset + limit]
         dense_scores, keyword_scores = dict(dense), dict(keyword)
         hits = self._hydrate(text, page, dense_scores, keyword_scores)
-        return SearchResults(text, mode, len(fused), offset, limit, hits)
+        facets = self._facets([entry_id for entry_id, _ in fused]) if with_facets else {}
+        return SearchResults(text, mode, len(fused), offset, limit, hits, facets)
+
+    def _facets(self, entry_ids: list[int]) -> dict[str, list[tuple[str, int]]]:
+        counters: dict[str, Counter[str]] = {
+            name: Counter() for name in ("kind", "community", "status", "tag")
+        }
+        with self.database.session() as session:
+            rows = session.execute(
+                select(Entry.kind, Community.slug, Entry.status, Entry.tags)
+                .join(Community, Community.id == Entry.community_id)
+                .where(Entry.id.in_(entry_ids))
+            )
+            for kind, community, status, tags in rows:
+                counters["kind"][kind] += 1
+                counters["community"][community] += 1
+                counters["status"][status] += 1
+                counters["tag"].update(tags)
+        return {name: counter.most_common(12) for name, counter in counters.items()}
 
     def dense_search(
         self, text: str, filters: SearchFilters, wanted: int
@@ -197,10 +219,11 @@ class SearchEngine:
                 total = len(self.index)
                 scores, keys = self.index.search(vector, min(k, total))
             best: dict[int, float] = {}
+            floor = self.settings.min_similarity
             for score, entry_id in zip(
                 scores[0].tolist(), entry_ids_of(keys[0]).tolist(), strict=True
             ):
-                if entry_id >= 0 and entry_id not in best:
+                if entry_id >= 0 and entry_id not in best and score >= floor:
                     best[entry_id] = float(score)
             if not filters.empty and best:
                 with self.database.session() as session:
@@ -212,7 +235,8 @@ class SearchEngine:
                         )
                     )
                 best = {entry_id: s for entry_id, s in best.items() if entry_id in allowed}
-            if len(best) >= wanted or k >= total:
+            exhausted = k >= total or (len(scores[0]) > 0 and scores[0][-1] < floor)
+            if len(best) >= wanted or exhausted:
                 return list(best.items())[:wanted]
             k *= 4
 

@@ -38,7 +38,7 @@ def test_problem_hits_carry_their_accepted_solution(demo_engine: SearchEngine) -
 def test_filters_restrict_every_retriever(demo_engine: SearchEngine) -> None:
     results = demo_engine.search("checklist", SearchFilters(kind="practice"), limit=20)
     assert results.hits and {h.kind for h in results.hits} == {"practice"}
-    results = demo_engine.search("printer", SearchFilters(community="maintenance"), limit=20)
+    results = demo_engine.search("alarm", SearchFilters(community="maintenance"), limit=20)
     assert results.hits and {h.community for h in results.hits} == {"maintenance"}
     results = demo_engine.search("alarm", SearchFilters(status="open", kind="problem"), limit=20)
     assert results.hits and {h.status for h in results.hits} == {"open"}

@@ -1,28 +1,20 @@
 """The FastAPI app factory. Everything the app needs hangs off app.state."""
 
-from typing import Annotated, Any, Literal
+from pathlib import Path
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import func, select
 
 from indexer.embedder import load_embedder
 from kb.database import Database
+from kb.models import Entry
 from kb.settings import Settings
-from search.engine import SearchEngine, SearchMode
-from search.filters import SearchFilters
+from search.engine import SearchEngine
+from web import api, pages
+from web.deps import EngineDep
 from web.errors import install_error_handlers
-from web.schemas import ErrorResponse, Health, SearchResponse
-
-
-def get_engine(request: Request) -> SearchEngine:
-    engine: SearchEngine = request.app.state.engine
-    return engine
-
-
-EngineDep = Annotated[SearchEngine, Depends(get_engine)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse},
-    422: {"model": ErrorResponse},
-}
+from web.schemas import Health
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,13 +33,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.engine = engine
     install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz(engine: EngineDep) -> Health:
-        from sqlalchemy import func, select
-
-        from kb.models import Entry
-
         with engine.database.session() as session:
             entries = session.scalar(select(func.count(Entry.id))) or 0
         return Health(
@@ -56,22 +47,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             index_vectors=len(engine.index),
             index_model=engine.index.model_id,
         )
-
-    @app.get("/api/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
-    def api_search(
-        engine: EngineDep,
-        q: Annotated[str, Query(description="Words, a question or an error code.")],
-        kind: Literal["problem", "solution", "practice"] | None = None,
-        community: str | None = None,
-        tag: str | None = None,
-        status: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=100)] = 10,
-        offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-        mode: SearchMode = SearchMode.HYBRID,
-    ) -> SearchResponse:
-        """Hybrid search (meaning + exact words) with optional filters."""
-        filters = SearchFilters(kind=kind, community=community, tag=tag, status=status)
-        results = engine.search(q, filters, limit=limit, offset=offset, mode=mode)
-        return SearchResponse.from_results(results)
 
     return app

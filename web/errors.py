@@ -3,7 +3,7 @@
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from search.engine import QueryError
@@ -34,5 +34,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_request", summary, details)
 
     @app.exception_handler(HTTPException)
-    async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
+    async def _http_error(request: Request, error: HTTPException) -> Response:
+        if wants_html(request):
+            from web.deps import templates
+
+            heading = "Not found" if error.status_code == 404 else "Something is not right"
+            return templates.TemplateResponse(
+                request,
+                "error.html",
+                {"status": error.status_code, "heading": heading, "message": str(error.detail)},
+                status_code=error.status_code,
+            )
         return error_response(error.status_code, "http_error", str(error.detail))
+
+
+def wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/healthz", "/docs", "/openapi")):
+        return False
+    return "text/html" in request.headers.get("accept", "")

@@ -1,0 +1,106 @@
+"""Read-side queries behind the pages: recent problems, an entry with its
+solutions, a person's record, a community's entries and members."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb.models import Community, Entry, EntryKind, Person
+
+
+@dataclass
+class CommunitySummary:
+    community: Community
+    entries: int
+    members: int
+
+
+@dataclass
+class PersonRecord:
+    person: Person
+    solutions: list[Entry] = field(default_factory=list)
+    accepted: int = 0
+    practices: list[Entry] = field(default_factory=list)
+    problems: list[Entry] = field(default_factory=list)
+
+
+def recent_problems(session: Session, limit: int = 10) -> list[Entry]:
+    return list(
+        session.scalars(
+            select(Entry)
+            .where(Entry.kind == EntryKind.PROBLEM)
+            .order_by(Entry.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def community_summaries(session: Session) -> list[CommunitySummary]:
+    counts = dict(
+        session.execute(select(Entry.community_id, func.count()).group_by(Entry.community_id)).all()
+    )
+    people = list(session.scalars(select(Person)))
+    summaries = []
+    for community in session.scalars(select(Community).order_by(Community.name)):
+        members = sum(1 for p in people if community.slug in p.communities)
+        entries = counts.get(community.id, 0)
+        if entries or members:
+            summaries.append(CommunitySummary(community, entries, members))
+    return summaries
+
+
+def entry_by_external_id(session: Session, external_id: str) -> Entry | None:
+    return session.scalar(select(Entry).where(Entry.external_id == external_id))
+
+
+def solutions_of(session: Session, problem: Entry) -> list[Entry]:
+    """Accepted first, then oldest first."""
+    return list(
+        session.scalars(
+            select(Entry)
+            .where(Entry.solves_id == problem.id)
+            .order_by(Entry.accepted.desc(), Entry.created_at)
+        )
+    )
+
+
+def person_record(session: Session, handle: str) -> PersonRecord | None:
+    person = session.scalar(select(Person).where(Person.handle == handle))
+    if person is None:
+        return None
+    authored = list(
+        session.scalars(
+            select(Entry).where(Entry.author_id == person.id).order_by(Entry.created_at.desc())
+        )
+    )
+    record = PersonRecord(person)
+    for entry in authored:
+        if entry.kind == EntryKind.SOLUTION:
+            record.solutions.append(entry)
+            record.accepted += int(entry.accepted)
+        elif entry.kind == EntryKind.PRACTICE:
+            record.practices.append(entry)
+        else:
+            record.problems.append(entry)
+    return record
+
+
+def community_page(
+    session: Session, slug: str, limit: int = 50
+) -> tuple[Community, list[Entry], list[Person]] | None:
+    community = session.scalar(select(Community).where(Community.slug == slug))
+    if community is None:
+        return None
+    entries = list(
+        session.scalars(
+            select(Entry)
+            .where(Entry.community_id == community.id)
+            .order_by(Entry.created_at.desc())
+            .limit(limit)
+        )
+    )
+    members = [
+        p for p in session.scalars(select(Person).order_by(Person.name)) if slug in p.communities
+    ]
+    return community, entries, members

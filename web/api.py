@@ -1,0 +1,159 @@
+"""The JSON API under /api."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from kb import browse
+from kb.models import Entry
+from search.engine import SearchMode
+from search.filters import SearchFilters
+from web.deps import EngineDep, SessionDep
+from web.schemas import ErrorResponse, SearchResponse
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+}
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+@router.get("/search", response_model=SearchResponse, tags=["search"])
+def api_search(
+    engine: EngineDep,
+    q: Annotated[str, Query(description="Words, a question or an error code.")],
+    kind: Literal["problem", "solution", "practice"] | None = None,
+    community: str | None = None,
+    tag: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    mode: SearchMode = SearchMode.HYBRID,
+) -> SearchResponse:
+    """Hybrid search (meaning + exact words) with optional filters."""
+    filters = SearchFilters(kind=kind, community=community, tag=tag, status=status)
+    results = engine.search(q, filters, limit=limit, offset=offset, mode=mode)
+    return SearchResponse.from_results(results)
+
+
+class Draft(BaseModel):
+    title: str = Field(default="", max_length=500)
+    body: str = Field(default="", max_length=100_000)
+
+
+class PersonRef(BaseModel):
+    handle: str
+    name: str
+
+
+class SimilarCase(BaseModel):
+    id: str
+    title: str
+    status: str
+    snippet: str
+    score: float
+    accepted_solution: dict[str, str] | None
+    solved_by: list[PersonRef]
+
+
+class SimilarResponse(BaseModel):
+    cases: list[SimilarCase]
+
+
+@router.post("/similar", response_model=SimilarResponse, tags=["search"])
+def api_similar(draft: Draft, engine: EngineDep, session: SessionDep) -> SimilarResponse:
+    """Past problems similar to a draft, each with its accepted solution and who solved it."""
+    text = f"{draft.title}\n{draft.body}".strip()[: engine.settings.max_query_chars]
+    results = engine.search(text, SearchFilters(kind="problem"), limit=5)
+    cases = []
+    for hit in results.hits:
+        problem = browse.entry_by_external_id(session, hit.id)
+        solvers: dict[str, PersonRef] = {}
+        if problem is not None:
+            for solution in browse.solutions_of(session, problem):
+                person = solution.author
+                solvers.setdefault(person.handle, PersonRef(handle=person.handle, name=person.name))
+        cases.append(
+            SimilarCase(
+                id=hit.id,
+                title=hit.title,
+                status=hit.status,
+                snippet=hit.snippet.text,
+                score=hit.score,
+                accepted_solution=vars(hit.accepted_solution) if hit.accepted_solution else None,
+                solved_by=list(solvers.values()),
+            )
+        )
+    return SimilarResponse(cases=cases)
+
+
+class EntryOut(BaseModel):
+    id: str
+    kind: str
+    title: str
+    body: str
+    status: str
+    tags: list[str]
+    author: str
+    community: str
+    created_at: str
+    updated_at: str
+    solves: str | None
+    accepted: bool
+    solutions: list[str]
+
+
+@router.get("/entries/{external_id}", response_model=EntryOut, tags=["entries"])
+def api_entry(external_id: str, session: SessionDep) -> EntryOut:
+    entry = browse.entry_by_external_id(session, external_id)
+    if entry is None:
+        raise HTTPException(404, f"no entry has the id {external_id!r}")
+    solutions = browse.solutions_of(session, entry) if entry.kind == "problem" else []
+    return EntryOut(
+        id=entry.external_id,
+        kind=entry.kind,
+        title=entry.title,
+        body=entry.body,
+        status=entry.status,
+        tags=list(entry.tags),
+        author=entry.author.handle,
+        community=entry.community.slug,
+        created_at=entry.created_at.isoformat(),
+        updated_at=entry.updated_at.isoformat(),
+        solves=session.scalar(select(Entry.external_id).where(Entry.id == entry.solves_id))
+        if entry.solves_id
+        else None,
+        accepted=entry.accepted,
+        solutions=[s.external_id for s in solutions],
+    )
+
+
+class PersonOut(BaseModel):
+    id: str
+    name: str
+    title: str
+    communities: list[str]
+    solutions: list[str]
+    accepted_solutions: int
+    practices: list[str]
+    problems: list[str]
+
+
+@router.get("/people/{handle}", response_model=PersonOut, tags=["people"])
+def api_person(handle: str, session: SessionDep) -> PersonOut:
+    record = browse.person_record(session, handle)
+    if record is None:
+        raise HTTPException(404, f"nobody has the id {handle!r}")
+    return PersonOut(
+        id=record.person.handle,
+        name=record.person.name,
+        title=record.person.title,
+        communities=list(record.person.communities),
+        solutions=[e.external_id for e in record.solutions],
+        accepted_solutions=record.accepted,
+        practices=[e.external_id for e in record.practices],
+        problems=[e.external_id for e in record.problems],
+    )

@@ -1,0 +1,75 @@
+// Search before asking: as the worker types, show similar past cases (debounced).
+(function () {
+  "use strict";
+  const title = document.getElementById("ask-title");
+  const body = document.getElementById("ask-body");
+  const target = document.getElementById("similar-results");
+  let timer = null;
+  let latest = 0;
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function link(href, text) {
+    const node = element("a", "", text);
+    node.href = href;
+    return node;
+  }
+
+  function render(data) {
+    target.replaceChildren();
+    if (!data.cases.length) {
+      target.append(element("p", "empty", "Nothing similar yet. Keep describing, or post it: it will stay open for the community."));
+      return;
+    }
+    for (const item of data.cases) {
+      const card = element("article", "case");
+      const head = element("h3");
+      head.append(element("span", "badge badge-" + item.status, item.status), " ",
+                  link("/entries/" + encodeURIComponent(item.id), item.title));
+      card.append(head);
+      card.append(element("p", "snippet", item.snippet));
+      if (item.accepted_solution) {
+        const accepted = element("p", "accepted", "✔ Accepted solution: ");
+        accepted.append(link("/entries/" + encodeURIComponent(item.accepted_solution.id), item.accepted_solution.title));
+        card.append(accepted);
+      }
+      if (item.solved_by.length) {
+        const people = element("p", "meta", "Solved by ");
+        item.solved_by.forEach(function (person, index) {
+          if (index) people.append(", ");
+          people.append(link("/people/" + encodeURIComponent(person.handle), person.name));
+        });
+        card.append(people);
+      }
+      target.append(card);
+    }
+  }
+
+  async function lookup() {
+    const text = (title.value + "\n" + body.value).trim();
+    if (text.length < 3) return;
+    const ticket = ++latest;
+    const response = await fetch("/api/similar", {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({title: title.value, body: body.value}),
+    });
+    if (ticket !== latest || !response.ok) return;
+    render(await response.json());
+    target.dataset.updatedAt = String(performance.now());
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(lookup, 300);
+  }
+
+  title.addEventListener("input", schedule);
+  body.addEventListener("input", schedule);
+  if (title.value) schedule();
+})();
