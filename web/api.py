@@ -4,10 +4,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from kb import browse
-from kb.models import Entry
 from search.engine import SearchMode
 from search.filters import SearchFilters
 from web.deps import EngineDep, SessionDep
@@ -123,9 +121,7 @@ def api_entry(external_id: str, session: SessionDep) -> EntryOut:
         community=entry.community.slug,
         created_at=entry.created_at.isoformat(),
         updated_at=entry.updated_at.isoformat(),
-        solves=session.scalar(select(Entry.external_id).where(Entry.id == entry.solves_id))
-        if entry.solves_id
-        else None,
+        solves=entry.solves.external_id if entry.solves else None,
         accepted=entry.accepted,
         solutions=[s.external_id for s in solutions],
     )
