@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import EVAL_DIR, machine  # noqa: E402
 
-from indexer.embedder import load_embedder  # noqa: E402
+from indexer.embedder import embedder_for  # noqa: E402
 from indexer.pipeline import reindex  # noqa: E402
 from kb.database import Database  # noqa: E402
 from kb.importer import import_batch  # noqa: E402
@@ -56,7 +56,7 @@ def main() -> None:
         source = Path(scratch) / "corpus.jsonl"
         entries = write_corpus(source, args.copies)
         import_batch(database, read_source(source), "general")
-        embedder = load_embedder(settings.embedding_model, settings.embedding_batch_size)
+        embedder = embedder_for(settings)
         splitter = build_splitter(settings, embedder)
         embedder.encode(["warm-up"] * 32)
 

@@ -35,6 +35,26 @@ def convert_corpus(source: Path, target: Path) -> int:
     return count
 
 
+def evaluate(home: Path, mode: str, env_extra: dict[str, str] | None = None) -> dict:
+    """`kb eval` of the dev queries on an imported KB_HOME, re-rank protocol."""
+    data = EVAL_DIR / "semeval2016-dev"
+    return kb_json(
+        home,
+        "eval",
+        "--queries",
+        str(data / "queries.jsonl"),
+        "--qrels",
+        str(data / "qrels.tsv"),
+        "--candidates",
+        str(data / "candidates.tsv"),
+        "--limit",
+        "500",
+        "--mode",
+        mode,
+        env_extra=env_extra,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", type=Path, help="Use this KB_HOME and keep it.")
@@ -61,20 +81,8 @@ def main() -> None:
             ("dense, default settings", "dense", None),
         ]
         for label, mode, floor in runs:
-            results[label] = kb_json(
-                home,
-                "eval",
-                "--queries",
-                str(data / "queries.jsonl"),
-                "--qrels",
-                str(data / "qrels.tsv"),
-                "--candidates",
-                str(data / "candidates.tsv"),
-                "--limit",
-                "500",
-                "--mode",
-                mode,
-                env_extra={"KB_MIN_SIMILARITY": floor} if floor is not None else None,
+            results[label] = evaluate(
+                home, mode, {"KB_MIN_SIMILARITY": floor} if floor is not None else None
             )
     print(f"\nSemEval-2016 3B dev, re-rank protocol, {results['hybrid']['queries']} queries")
     print(f"machine: {machine()}")

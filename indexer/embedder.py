@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from indexer.model_files import resolve_model_path
+from kb.settings import EmbeddingBackend, Settings
 
 
 class Embedder(Protocol):
@@ -21,7 +22,7 @@ class Embedder(Protocol):
 
 
 class SentenceTransformerEmbedder:
-    """The model through sentence-transformers and torch on the CPU."""
+    """The model through sentence-transformers and torch on the CPU (imported only here)."""
 
     def __init__(self, model_name: str, batch_size: int = 32) -> None:
         from sentence_transformers import SentenceTransformer
@@ -30,7 +31,7 @@ class SentenceTransformerEmbedder:
         transformers_logging.disable_progress_bar()
         self.model_path = resolve_model_path(model_name)
         self.model = SentenceTransformer(str(self.model_path), device="cpu")
-        self.model_id = f"{model_name}@torch"
+        self.model_id = embedding_model_id(model_name, "torch")
         self.dim = int(self.model.get_embedding_dimension() or 0)
         self.batch_size = batch_size
 
@@ -47,7 +48,37 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder the settings ask for (model, backend, batch size, export cache)."""
+    return load_embedder(
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        settings.embedding_backend,
+        settings.resolved_model_cache_dir,
+    )
+
+
 @lru_cache(maxsize=4)
-def load_embedder(model_name: str, batch_size: int = 32) -> Embedder:
-    """One loaded model per process and configuration: loading takes seconds."""
-    return SentenceTransformerEmbedder(model_name, batch_size)
+def load_embedder(
+    model_name: str,
+    batch_size: int = 32,
+    backend: EmbeddingBackend = "torch",
+    cache_dir: Path | None = None,
+) -> Embedder:
+    """One loaded model per process and configuration: loading takes seconds.
+
+    The ONNX backends need cache_dir, where the model's export is kept.
+    """
+    if backend == "torch":
+        return SentenceTransformerEmbedder(model_name, batch_size)
+    if cache_dir is None:
+        raise ValueError(f"the {backend} backend needs a folder for the exported model")
+    from indexer.onnx_embedder import OnnxEmbedder
+
+    precision = "int8" if backend == "onnx-int8" else "fp32"
+    return OnnxEmbedder(model_name, precision, cache_dir, batch_size)
+
+
+def embedding_model_id(model_name: str, backend: str) -> str:
+    """The id stored with every vector: the same model through two backends never mixes."""
+    return f"{model_name}@{backend}"

@@ -134,10 +134,12 @@ class VectorIndex:
             return None
         if meta.model_id != expected_model_id:
             raise IndexModelMismatch(
-                f"the index in {directory} was built with the embedding model "
+                f"the index in {directory} was built with the embedding model and backend "
                 f"{meta.model_id!r} ({meta.dim} dimensions), but kb is configured for "
-                f"{expected_model_id!r}; vectors of two models cannot be compared. "
-                "Run `kb reindex --full` to rebuild the index with the configured model."
+                f"{expected_model_id!r} (KB_EMBEDDING_MODEL, KB_EMBEDDING_BACKEND); vectors "
+                "made two ways are never mixed. Run `kb reindex` to re-embed the entries "
+                "with the configured ones (`kb reindex --full` re-embeds everything), or "
+                "set the settings back to what the index was built with."
             )
         try:
             faiss_index = faiss.read_index(str(directory / meta.vectors_file))

@@ -29,9 +29,9 @@ class Context:
 
     @cached_property
     def embedder(self) -> Any:
-        from indexer.embedder import load_embedder
+        from indexer.embedder import embedder_for
 
-        return load_embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+        return embedder_for(self.settings)
 
     def engine(self) -> Any:
         from search.engine import SearchEngine
@@ -258,6 +258,14 @@ def _styled_snippet(snippet: Any) -> str:
 
 @main.command("eval")
 @click.option(
+    "--task",
+    type=click.Choice(["retrieval", "experts"]),
+    default="retrieval",
+    show_default=True,
+    help="retrieval: rank entries, qrels name entry ids. "
+    "experts: rank people, qrels name person ids.",
+)
+@click.option(
     "--queries",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -267,19 +275,19 @@ def _styled_snippet(snippet: Any) -> str:
     "--qrels",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TSV: query_id, doc id, relevance (> 0 is relevant).",
+    help="TSV: query_id, entry or person id, relevance (> 0 is relevant).",
 )
 @click.option(
     "--limit",
     default=100,
     show_default=True,
     type=click.IntRange(1, 100_000),
-    help="Hits ranked per query.",
+    help="Hits (or people) ranked per query.",
 )
 @click.option(
     "--run-out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the run: query_id, id, rank, score (tab-separated).",
+    help="Write the run: query_id, entry or person id, rank, score (tab-separated).",
 )
 @click.option(
     "--candidates",
@@ -291,6 +299,7 @@ def _styled_snippet(snippet: Any) -> str:
 @pass_context
 def eval_command(
     context: Context,
+    task: str,
     queries: Path,
     qrels: Path,
     limit: int,
@@ -299,7 +308,22 @@ def eval_command(
     mode: str,
     as_json: bool,
 ) -> None:
-    """Run every query and print MAP, MRR, nDCG@10, P@1 and Recall@10."""
+    """Run every query and print the metrics.
+
+    \b
+    --task retrieval (default): MAP, MRR, nDCG@10, P@1 and Recall@10 of the
+    entries found.
+    --task experts: the people `kb experts` suggests, scored by MRR (on the
+    people with the query's highest grade, e.g. the accepted answerer), P@1 and
+    Hit@5 (any relevant person) and nDCG@10. A query's `date`, if given, is the
+    moment recency is measured from; a query longer than KB_MAX_QUERY_CHARS is
+    cut to that length.
+    """
+    if task == "experts":
+        if candidates is not None or mode != "hybrid":
+            raise click.UsageError("--candidates and --mode apply to --task retrieval only")
+        _eval_experts(context, queries, qrels, limit, run_out, as_json)
+        return
     from search.engine import SearchMode
     from search.evaluation import (
         evaluate,
@@ -342,6 +366,99 @@ def eval_command(
         click.echo(f"{name:<10} {value:.4f}")
 
 
+def _eval_experts(
+    context: Context,
+    queries: Path,
+    qrels: Path,
+    limit: int,
+    run_out: Path | None,
+    as_json: bool,
+) -> None:
+    from search.evaluation import evaluate_experts, load_qrels, load_queries
+    from search.experts import ExpertScoring, gather_evidence, rank_experts
+
+    scoring = ExpertScoring()
+    max_chars = context.settings.max_query_chars
+    with _clear_errors():
+        query_list = load_queries(queries)
+        judgements = load_qrels(qrels)
+        engine = context.engine()
+        run: dict[str, list[str]] = {}
+        lines: list[str] = []
+        started = time.perf_counter()
+        with progress_bar("querying", len(query_list), "queries") as bar:
+            for query in query_list:
+                cases = gather_evidence(engine, query.text[:max_chars], cases=scoring.cases)
+                experts = rank_experts(cases, scoring, limit=limit, now=query.date)
+                run[query.id] = [expert.person for expert in experts]
+                lines.extend(
+                    f"{query.id}\t{expert.person}\t{rank}\t{expert.score:.6f}"
+                    for rank, expert in enumerate(experts, start=1)
+                )
+                bar.update(1)
+        seconds = time.perf_counter() - started
+    metrics = evaluate_experts(run, judgements, [q.id for q in query_list])
+    if run_out:
+        run_out.write_text("\n".join(lines) + "\n")
+    if as_json:
+        click.echo(json.dumps({"queries": len(query_list), "task": "experts", **metrics}, indent=2))
+        return
+    click.echo(f"{len(query_list)} queries, task experts, {seconds:.1f} s")
+    for name, value in metrics.items():
+        click.echo(f"{name:<10} {value:.4f}")
+
+
+REASONS_SHOWN = 3  # per person in the text output; --json has them all
+
+
+@main.command("experts")
+@click.argument("text")
+@click.option("--community", help="Only cases from this community, e.g. maintenance.")
+@click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True, help="Print the people and reasons as JSON.")
+@pass_context
+def experts_command(
+    context: Context, text: str, community: str | None, limit: int, as_json: bool
+) -> None:
+    """Who to ask about TEXT: the people who solved similar problems.
+
+    kb finds the past cases most similar to TEXT (hybrid search); each person
+    gains evidence from the cases they took part in, weighted by how similar the
+    case is, by their role (accepted solution > other solution > good practice)
+    and by how recent their contribution is. Each person is listed with the
+    cases that gave the evidence.
+    """
+    from search.engine import validate_query
+    from search.experts import find_experts
+
+    with _clear_errors():
+        validate_query(text, context.settings.max_query_chars)
+        experts = find_experts(context.engine(), text, community=community, limit=limit)
+    if as_json:
+        from web.api_experts import ExpertsResponse
+
+        response = ExpertsResponse.from_experts(text, community, experts)
+        click.echo(response.model_dump_json(indent=2))
+        return
+    if not experts:
+        click.echo(f"Nobody has worked on cases like {text!r} yet. Try other words.")
+        return
+    for number, expert in enumerate(experts, start=1):
+        click.echo(
+            click.style(f"{number:>3}. {expert.name} ({expert.person})", bold=True)
+            + f"  score {expert.score:.4f}"
+        )
+        for reason in expert.reasons[:REASONS_SHOWN]:
+            click.echo(
+                f"     {reason.role} {reason.entry_id} on {reason.case_id}: "
+                f"{reason.title} (similarity {reason.similarity:.2f})"
+            )
+        hidden = len(expert.reasons) - REASONS_SHOWN
+        if hidden > 0:
+            click.echo(f"     … and {hidden} more case{'s' if hidden != 1 else ''}")
+        click.echo()
+
+
 @main.command("remove")
 @click.argument("ids", nargs=-1, required=True)
 @pass_context
@@ -377,15 +494,27 @@ def status_command(context: Context, as_json: bool) -> None:
 @click.option("--port", default=None, type=int, help="Port [default: KB_PORT or 8000].")
 @pass_context
 def serve_command(context: Context, host: str | None, port: int | None) -> None:
-    """Serve the web app and the JSON API (GET /api/search?q=...)."""
+    """Serve the web app and the JSON API (documented at /docs).
+
+    Reading needs a signed-in user unless KB_PUBLIC_READ=1; add users with
+    `kb user add`.
+    """
+    _serve(context.settings, host, port)
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, demo_password: str = "") -> None:
     import uvicorn
 
     from web.app import create_app
 
-    settings = context.settings
     with _clear_errors():
         app = create_app(settings)
+    app.state.demo_password = demo_password
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+# Stated in the README; set only by `kb demo`, only for people who have no password yet.
+DEMO_PASSWORD = "brightwater-demo"
 
 
 @main.command("demo")
@@ -402,11 +531,23 @@ def serve_command(context: Context, host: str | None, port: int | None) -> None:
 def demo_command(
     ctx: click.Context, corpus: Path | None, host: str | None, port: int | None, no_serve: bool
 ) -> None:
-    """Load the demo corpus, index it and serve it on http://127.0.0.1:8000."""
+    """Load the demo corpus, index it and serve it on http://127.0.0.1:8000.
+
+    Everyone may read without signing in; every demo person signs in with the
+    demo password (see the README), for example as leon.fischer.
+    """
+    from kb.accounts import set_password_for_all
+
+    context: Context = ctx.obj
     folder = corpus or shipped_corpus()
     ctx.invoke(import_command, path=folder, index=True)
+    with context.database.session() as session:
+        set_password_for_all(session, DEMO_PASSWORD)
+        session.commit()
+    click.echo(f"Demo people sign in with the password {DEMO_PASSWORD!r}.")
     if not no_serve:
-        ctx.invoke(serve_command, host=host, port=port)
+        settings = context.settings.model_copy(update={"public_read": True})
+        _serve(settings, host, port, demo_password=DEMO_PASSWORD)
 
 
 def shipped_corpus() -> Path:
@@ -414,3 +555,13 @@ def shipped_corpus() -> Path:
     if not folder.is_dir():
         raise click.ClickException("the demo corpus is not installed here; pass --corpus PATH")
     return folder
+
+
+def _register_account_commands() -> None:
+    from kb.cli_accounts import token_group, user_group
+
+    main.add_command(user_group)
+    main.add_command(token_group)
+
+
+_register_account_commands()

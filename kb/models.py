@@ -14,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -58,6 +59,8 @@ class Person(Base):
     expertise: Mapped[str] = mapped_column(Text, default="")
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     communities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # argon2 hash; None means this person cannot sign in (yet).
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class Entry(Base):
@@ -134,6 +137,81 @@ class IndexState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     model: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class ApiToken(Base):
+    """A bearer token for scripts; only its sha256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class Revision(Base):
+    """One saved version of an entry's text; number 1 is the original."""
+
+    __tablename__ = "revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    editor: Mapped[Person] = relationship(lazy="joined")
+
+
+class Comment(Base):
+    """Discussion under a problem, solution or practice."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Set when the author turned this comment into a solution.
+    solution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="SET NULL"), default=None
+    )
+
+    author: Mapped[Person] = relationship(lazy="joined")
+    entry: Mapped[Entry] = relationship(foreign_keys=[entry_id])
+    solution: Mapped[Entry | None] = relationship(foreign_keys=[solution_id])
+
+
+class FeedbackKind(StrEnum):
+    REUSE = "reuse"  # "this solved my case too"
+    HELPFUL = "helpful"
+    FLAG = "flag"  # needs attention; the reason says why
+
+
+class Feedback(Base):
+    """One person's reuse, helpful vote or flag on an entry (at most one of each kind)."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("entry_id", "person_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship(lazy="joined")
 
 
 Index("ix_entries_solves_accepted", Entry.solves_id, Entry.accepted)

@@ -1,9 +1,15 @@
 """All configuration in one typed object, read from KB_* environment variables."""
 
+import os
+import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# How the embedding model runs. Vectors made one way are never mixed with another's.
+EmbeddingBackend = Literal["onnx-int8", "onnx-fp32", "torch"]
 
 
 class Settings(BaseSettings):
@@ -22,6 +28,16 @@ class Settings(BaseSettings):
         description="Embedding model: a packaged model name or a local model folder.",
     )
     embedding_batch_size: int = Field(default=32, description="Texts per encode batch.")
+    embedding_backend: EmbeddingBackend = Field(
+        default="onnx-int8",
+        description="How the model runs: `onnx-int8` (fastest), `onnx-fp32` or `torch`. "
+        "After a change, `kb reindex` re-embeds every entry.",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Folder for the model's ONNX export, made once at first use; "
+        "default KB_HOME/models.",
+    )
     passage_tokens: int = Field(
         default=256,
         description="Longest passage in model tokens; longer entries are split.",
@@ -45,6 +61,21 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(
         default=1.0, description="Weight of the keyword ranking in fusion."
     )
+    public_read: bool = Field(
+        default=False,
+        description="Let people read and search without signing in (`kb demo` turns it on).",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that signs session cookies; default: generated once into "
+        "KB_HOME/secret.key.",
+    )
+    session_hours: int = Field(
+        default=168, description="Hours a sign-in lasts before the person signs in again."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
+    )
     host: str = Field(default="127.0.0.1", description="Address `kb serve` listens on.")
     port: int = Field(default=8000, description="Port `kb serve` listens on.")
 
@@ -57,6 +88,29 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.home / "models"
+
+    def session_secret(self) -> str:
+        """The configured key, or one generated once and kept in KB_HOME (readable by owner)."""
+        if self.secret_key:
+            return self.secret_key
+        self.ensure_home()
+        path = self.home / "secret.key"
+        if not path.exists():
+            temporary = path.with_name(f"secret.key.{os.getpid()}.tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+            try:
+                os.link(temporary, path)  # fails if another process made one first
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
+        return path.read_text().strip()
 
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)

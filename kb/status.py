@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from indexer.embedder import embedding_model_id
 from indexer.pipeline import stale_entry_ids
 from indexer.vector_index import read_meta
 from kb.database import Database
@@ -14,9 +15,9 @@ from kb.settings import Settings
 
 def collect_status(settings: Settings, database: Database) -> dict[str, Any]:
     meta = read_meta(settings.index_dir)
+    configured_model = embedding_model_id(settings.embedding_model, settings.embedding_backend)
     with database.session() as session:
         state = session.get(IndexState, 1)
-        model = meta.model_id if meta else (state.model if state else None)
         counts = {
             kind: session.scalar(select(func.count(Entry.id)).where(Entry.kind == kind)) or 0
             for kind in ("problem", "solution", "practice")
@@ -29,13 +30,14 @@ def collect_status(settings: Settings, database: Database) -> dict[str, Any]:
             "people": session.scalar(select(func.count(Person.id))),
             "communities": session.scalar(select(func.count(Community.id))),
             "stored_passages": session.scalar(select(func.count()).select_from(Passage)),
-            "entries_to_embed": len(stale_entry_ids(session, model or "", False))
-            if model
-            else session.scalar(select(func.count(Entry.id))),
+            # Counted against the configured model and backend: after switching
+            # backend, every entry is to be embedded again.
+            "entries_to_embed": len(stale_entry_ids(session, configured_model, False)),
             "db_generation": state.generation if state else 0,
         }
     status.update(
         {
+            "configured_model": configured_model,
             "index_model": meta.model_id if meta else None,
             "index_type": meta.index_type if meta else None,
             "index_vectors": meta.count if meta else 0,
@@ -45,7 +47,12 @@ def collect_status(settings: Settings, database: Database) -> dict[str, Any]:
             )
             if meta
             else None,
-            "index_current": bool(meta and state and meta.generation == state.generation),
+            "index_current": bool(
+                meta
+                and state
+                and meta.generation == state.generation
+                and meta.model_id == configured_model
+            ),
         }
     )
     return status

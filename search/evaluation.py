@@ -8,6 +8,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kb.sources import ImportRejected, Location, Problem
@@ -20,6 +21,9 @@ Run = dict[str, list[str]]  # query id -> ranked document ids
 class EvalQuery:
     id: str
     text: str
+    # When the question was asked, if the file says (`date`): expert finding
+    # measures recency from it.
+    date: datetime | None = None
 
 
 def load_queries(path: Path) -> list[EvalQuery]:
@@ -33,12 +37,21 @@ def load_queries(path: Path) -> list[EvalQuery]:
             text = data.get("text") or "\n".join(
                 part for part in (data.get("title"), data.get("body")) if part
             )
-            queries.append(EvalQuery(str(data["id"]), str(text)))
-        except (json.JSONDecodeError, KeyError, AttributeError) as error:
+            date = _naive_utc(data["date"]) if data.get("date") else None
+            queries.append(EvalQuery(str(data["id"]), str(text), date))
+        except (json.JSONDecodeError, KeyError, AttributeError, TypeError, ValueError) as error:
             problems.append(Problem(Location(path, number), f"not a query {{id, text}}: {error}"))
     if problems:
         raise ImportRejected(problems)
     return queries
+
+
+def _naive_utc(text: str) -> datetime:
+    """A date-time as the database stores them: UTC without a time zone."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 def load_qrels(path: Path) -> Qrels:
@@ -136,4 +149,29 @@ def evaluate(run: Run, qrels: Qrels, query_ids: Iterable[str]) -> dict[str, floa
         totals["nDCG@10"] += ndcg(ranking, judgements, 10)
         totals["P@1"] += precision_at(ranking, relevant, 1)
         totals["Recall@10"] += recall_at(ranking, relevant, 10)
+    return {name: (value / len(ids) if ids else 0.0) for name, value in totals.items()}
+
+
+EXPERT_METRICS = ("MRR", "P@1", "Hit@5", "nDCG@10")
+
+
+def evaluate_experts(run: Run, qrels: Qrels, query_ids: Iterable[str]) -> dict[str, float]:
+    """Mean of each expert-finding metric over the given queries.
+
+    As in the Stack Exchange routing reference figures: MRR looks for the people
+    with the query's highest grade (the accepted answerer), P@1 and Hit@5 for any
+    relevant person (anyone who answered), nDCG@10 uses the grades.
+    """
+    ids = list(query_ids)
+    totals = dict.fromkeys(EXPERT_METRICS, 0.0)
+    for query_id in ids:
+        judgements = qrels.get(query_id, {})
+        relevant = {person for person, grade in judgements.items() if grade > 0}
+        top_grade = max(judgements.values(), default=0)
+        best = {person for person in relevant if judgements[person] == top_grade}
+        ranking = run.get(query_id, [])
+        totals["MRR"] += reciprocal_rank(ranking, best)
+        totals["P@1"] += precision_at(ranking, relevant, 1)
+        totals["Hit@5"] += hit_at(ranking, relevant, 5)
+        totals["nDCG@10"] += ndcg(ranking, judgements, 10)
     return {name: (value / len(ids) if ids else 0.0) for name, value in totals.items()}

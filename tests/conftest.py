@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.embedder import Embedder, load_embedder
+from indexer.embedder import Embedder, embedder_for
 from indexer.pipeline import reindex
 from kb.database import Database
 from kb.importer import import_batch
@@ -18,13 +18,25 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 
 
-def make_settings(home: Path) -> Settings:
-    return Settings(home=home, database_url=None)
+def make_settings(home: Path, **overrides: object) -> Settings:
+    """Settings for a test home; reading is public unless a test says otherwise."""
+    values: dict[str, object] = {"home": home, "database_url": None, "public_read": True}
+    return Settings(**{**values, **overrides})  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export per test session, shared by every KB_HOME and every `kb` subprocess."""
+    folder = tmp_path_factory.mktemp("model-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KB_MODEL_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return load_embedder("all-MiniLM-L6-v2")
+def embedder(model_cache_dir: Path) -> Embedder:
+    """The embedder the default settings ask for, loaded once (the same one create_app gets)."""
+    return embedder_for(make_settings(model_cache_dir / "unused-home"))
 
 
 @pytest.fixture
@@ -77,3 +89,17 @@ def demo_copy(demo_home: Path, tmp_path: Path) -> Settings:
     home = tmp_path / "demo-copy"
     shutil.copytree(demo_home, home)
     return make_settings(home)
+
+
+@pytest.fixture
+def demo_people(demo_copy: Settings) -> Settings:
+    """A private copy of the demo in which every demo person can sign in."""
+    from kb.accounts import set_password_for_all
+    from tests.web_helpers import DEMO_PASSWORD
+
+    database = Database.from_settings(demo_copy)
+    with database.session() as session:
+        set_password_for_all(session, DEMO_PASSWORD)
+        session.commit()
+    database.dispose()
+    return demo_copy

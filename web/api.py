@@ -2,21 +2,23 @@
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from kb import browse
 from search.engine import SearchMode
 from search.filters import SearchFilters
-from web.deps import EngineDep, SessionDep
-from web.schemas import ErrorResponse, SearchResponse
+from web.auth import require_reader
+from web.deps import EngineDep, SessionDep, entry_or_404
+from web.schemas import EntryOut, ErrorResponse, SearchResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse},
+    401: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
 }
-router = APIRouter(prefix="/api", responses=ERRORS)
+router = APIRouter(prefix="/api", responses=ERRORS, dependencies=[Depends(require_reader)])
 
 
 @router.get("/search", response_model=SearchResponse, tags=["search"])
@@ -88,43 +90,10 @@ def api_similar(draft: Draft, engine: EngineDep, session: SessionDep) -> Similar
     return SimilarResponse(cases=cases)
 
 
-class EntryOut(BaseModel):
-    id: str
-    kind: str
-    title: str
-    body: str
-    status: str
-    tags: list[str]
-    author: str
-    community: str
-    created_at: str
-    updated_at: str
-    solves: str | None
-    accepted: bool
-    solutions: list[str]
-
-
 @router.get("/entries/{external_id}", response_model=EntryOut, tags=["entries"])
 def api_entry(external_id: str, session: SessionDep) -> EntryOut:
-    entry = browse.entry_by_external_id(session, external_id)
-    if entry is None:
-        raise HTTPException(404, f"no entry has the id {external_id!r}")
-    solutions = browse.solutions_of(session, entry) if entry.kind == "problem" else []
-    return EntryOut(
-        id=entry.external_id,
-        kind=entry.kind,
-        title=entry.title,
-        body=entry.body,
-        status=entry.status,
-        tags=list(entry.tags),
-        author=entry.author.handle,
-        community=entry.community.slug,
-        created_at=entry.created_at.isoformat(),
-        updated_at=entry.updated_at.isoformat(),
-        solves=entry.solves.external_id if entry.solves else None,
-        accepted=entry.accepted,
-        solutions=[s.external_id for s in solutions],
-    )
+    """An entry with its solutions (for a problem), reuse and feedback counts."""
+    return EntryOut.from_entry(session, entry_or_404(session, external_id))
 
 
 class PersonOut(BaseModel):

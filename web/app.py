@@ -2,40 +2,79 @@
 
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
+from starlette.middleware.sessions import SessionMiddleware
 
-from indexer.embedder import load_embedder
+from indexer.embedder import embedder_for
 from kb.database import Database
 from kb.models import Entry
 from kb.settings import Settings
 from search.engine import SearchEngine
-from web import api, pages
+from web import account_pages, api, api_experts, api_write, form_pages, pages
+from web.auth import SignInThrottle
 from web.deps import EngineDep
 from web.errors import install_error_handlers
+from web.limits import BodySizeLimit
 from web.schemas import Health
+
+# Swagger UI's files as the fastapi-offline package ships them, so /docs works offline.
+# The largest entry is 50,000 characters; 2 MB leaves room for JSON escaping and UTF-8.
+MAX_REQUEST_BYTES = 2_000_000
+SWAGGER_UI_FILES = Path(fastapi_offline.__file__).parent / "static"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     database = Database.from_settings(settings)
     database.create_schema()
-    embedder = load_embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = embedder_for(settings)
     engine = SearchEngine.open(settings, database, embedder)
 
     app = FastAPI(
         title="kb",
         summary="Search what your organisation already knows, before you ask.",
         version="0.1.0",
+        docs_url=None,  # served below from local files: the default page loads a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
     app.state.engine = engine
+    app.state.sign_in_throttle = SignInThrottle()
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret(),
+        session_cookie="kb_session",
+        max_age=settings.session_hours * 3600,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES)
     install_error_handlers(app)
+    # /static/docs first: the /static mount would otherwise answer for it with a 404.
+    app.mount("/static/docs", StaticFiles(directory=SWAGGER_UI_FILES), name="docs_static")
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(api_write.router)
+    app.include_router(api_experts.router)
     app.include_router(pages.router)
+    app.include_router(form_pages.router)
+    app.include_router(account_pages.router)
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="kb API",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz(engine: EngineDep) -> Health:

@@ -1,18 +1,14 @@
 """Typed dependencies shared by the pages and the API."""
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.templating import Jinja2Templates
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from kb.browse import entry_by_external_id
+from kb.models import Entry
 from search.engine import SearchEngine
-from web.rendering import marked_snippet, render_markdown
-
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals.update(markdown=render_markdown, snippet=marked_snippet)
 
 
 def get_engine(request: Request) -> SearchEngine:
@@ -27,3 +23,10 @@ def get_session(request: Request) -> Iterator[Session]:
 
 EngineDep = Annotated[SearchEngine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def entry_or_404(session: Session, external_id: str) -> Entry:
+    entry = entry_by_external_id(session, external_id)
+    if entry is None:
+        raise HTTPException(404, f"no entry has the id {external_id!r}")
+    return entry

@@ -1,12 +1,16 @@
 """One error body for every failure: {"error": {status, code, message, details}}."""
 
+from urllib.parse import urlencode
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from kb.contributions import InvalidContribution, NotAllowed
 from search.engine import QueryError
+from web.auth import SignInRequired
 from web.schemas import ErrorBody, ErrorResponse
 
 
@@ -24,6 +28,25 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _query_error(_request: Request, error: QueryError) -> JSONResponse:
         return error_response(400, "bad_query", str(error))
 
+    @app.exception_handler(SignInRequired)
+    async def _sign_in_required(request: Request, _error: SignInRequired) -> Response:
+        if wants_html(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/signin?{urlencode({'next': target})}", status_code=303)
+        response = error_response(
+            401, "sign_in_required", "sign in first, or send an API token (kb token create)"
+        )
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(NotAllowed)
+    async def _not_allowed(request: Request, error: NotAllowed) -> Response:
+        return _error(request, 403, "not_allowed", "You cannot do that", str(error))
+
+    @app.exception_handler(InvalidContribution)
+    async def _invalid(request: Request, error: InvalidContribution) -> Response:
+        return _error(request, 422, "invalid_entry", "That cannot be saved", str(error))
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
         details = [
@@ -35,17 +58,25 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, error: HTTPException) -> Response:
-        if wants_html(request):
-            from web.deps import templates
+        heading = "Not found" if error.status_code == 404 else "Something is not right"
+        response = _error(request, error.status_code, "http_error", heading, str(error.detail))
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
 
-            heading = "Not found" if error.status_code == 404 else "Something is not right"
-            return templates.TemplateResponse(
-                request,
-                "error.html",
-                {"status": error.status_code, "heading": heading, "message": str(error.detail)},
-                status_code=error.status_code,
-            )
-        return error_response(error.status_code, "http_error", str(error.detail))
+
+def _error(request: Request, status: int, code: str, heading: str, message: str) -> Response:
+    """An HTML error page for a browser, the JSON error body for everyone else."""
+    if wants_html(request):
+        from web.templating import templates
+
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": status, "heading": heading, "message": message},
+            status_code=status,
+        )
+    return error_response(status, code, message)
 
 
 def wants_html(request: Request) -> bool:

@@ -1,18 +1,24 @@
 """Server-rendered pages: home, search, entry, person, community, ask."""
 
 from math import ceil
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kb import browse
+from kb import contributions as kb_write
+from kb.models import Community, Entry, Person
 from search.engine import QueryError
 from search.filters import SearchFilters
-from web.deps import EngineDep, SessionDep, templates
+from web.auth import ViewerDep, require_reader
+from web.deps import EngineDep, SessionDep, entry_or_404
+from web.templating import templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
 PAGE_SIZE = 10
 FACETS = ("kind", "community", "tag", "status")
 
@@ -88,19 +94,59 @@ def search_page(
 
 
 @router.get("/entries/{external_id}", response_class=HTMLResponse, name="entry_page")
-def entry_page(request: Request, session: SessionDep, external_id: str) -> HTMLResponse:
-    entry = browse.entry_by_external_id(session, external_id)
-    if entry is None:
-        raise HTTPException(404, f"no entry has the id {external_id!r}")
+def entry_page(
+    request: Request, session: SessionDep, viewer: ViewerDep, external_id: str
+) -> HTMLResponse:
+    entry = entry_or_404(session, external_id)
+    return templates.TemplateResponse(request, "entry.html", entry_context(session, entry, viewer))
+
+
+def entry_context(
+    session: Session, entry: Entry, viewer: Person | None, **extra: Any
+) -> dict[str, Any]:
+    """What the entry page shows; form handlers reuse it to show an error in place."""
+    solutions = browse.solutions_of(session, entry) if entry.kind == "problem" else []
+    return {
+        "entry": entry,
+        "problem": entry.solves,
+        "solutions": solutions,
+        "counts": kb_write.feedback_counts(session, [entry.id, *(s.id for s in solutions)]),
+        "flags": kb_write.flags_of(session, entry),
+        "comments": kb_write.comments_of(session, entry),
+        "revisions": len(kb_write.revisions_of(session, entry)),
+        "may_accept": viewer is not None
+        and entry.kind == "problem"
+        and kb_write.may_accept(viewer, entry),
+        "may_edit": viewer is not None and kb_write.may_edit(viewer, entry),
+        "form": {},
+        "error": None,
+        **extra,
+    }
+
+
+@router.get("/entries/{external_id}/revisions", response_class=HTMLResponse, name="revisions_page")
+def revisions_page(request: Request, session: SessionDep, external_id: str) -> HTMLResponse:
+    entry = entry_or_404(session, external_id)
+    revisions = kb_write.revisions_of(session, entry)
+    changes = [
+        (revision, revision_diff(previous, revision))
+        for previous, revision in zip([None, *revisions[:-1]], revisions, strict=True)
+    ]
     return templates.TemplateResponse(
-        request,
-        "entry.html",
-        {
-            "entry": entry,
-            "problem": entry.solves,
-            "solutions": browse.solutions_of(session, entry) if entry.kind == "problem" else [],
-        },
+        request, "revisions.html", {"entry": entry, "changes": list(reversed(changes))}
     )
+
+
+def revision_diff(previous: Any, revision: Any) -> list[str]:
+    """Unified-diff lines between two revisions (title, tags and body)."""
+    import difflib
+
+    def lines(item: Any) -> list[str]:
+        if item is None:
+            return []
+        return [f"# {item.title}", f"tags: {', '.join(item.tags)}", "", *item.body.splitlines()]
+
+    return list(difflib.unified_diff(lines(previous), lines(revision), lineterm="", n=2))[2:]
 
 
 @router.get("/people/{handle}", response_class=HTMLResponse, name="person_page")
@@ -123,5 +169,29 @@ def community_page_view(request: Request, session: SessionDep, slug: str) -> HTM
 
 
 @router.get("/ask", response_class=HTMLResponse, name="ask_page")
-def ask_page(request: Request, title: Annotated[str, Query(max_length=500)] = "") -> HTMLResponse:
-    return templates.TemplateResponse(request, "ask.html", {"title": title})
+def ask_page(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    title: Annotated[str, Query(max_length=500)] = "",
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "ask.html", capture_context(session, viewer, {"title": title})
+    )
+
+
+@router.get("/capture", response_class=HTMLResponse, name="capture_page")
+def capture_page(request: Request, session: SessionDep, viewer: ViewerDep) -> HTMLResponse:
+    return templates.TemplateResponse(request, "capture.html", capture_context(session, viewer, {}))
+
+
+def capture_context(
+    session: Session, viewer: Person | None, form: dict[str, str], error: str | None = None
+) -> dict[str, Any]:
+    communities = list(session.scalars(select(Community).order_by(Community.name)))
+    home = viewer.communities[0] if viewer is not None and viewer.communities else "general"
+    return {
+        "form": {"community": home, **form},
+        "communities": communities,
+        "error": error,
+    }

@@ -3,7 +3,11 @@
 from datetime import datetime
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
+from kb import browse
+from kb.contributions import feedback_counts
+from kb.models import Entry
 from search.engine import SearchHit, SearchResults
 
 
@@ -92,3 +96,45 @@ class Health(BaseModel):
     entries: int
     index_vectors: int
     index_model: str
+
+
+class EntryOut(BaseModel):
+    id: str
+    kind: str
+    title: str
+    body: str
+    status: str
+    tags: list[str]
+    author: str
+    community: str
+    created_at: datetime
+    updated_at: datetime
+    solves: str | None
+    accepted: bool
+    solutions: list[str]
+    reuse_count: int
+    helpful_count: int
+    flag_count: int
+
+    @classmethod
+    def from_entry(cls, session: Session, entry: Entry) -> "EntryOut":
+        solutions = browse.solutions_of(session, entry) if entry.kind == "problem" else []
+        counts = feedback_counts(session, [entry.id])[entry.id]
+        return cls(
+            id=entry.external_id,
+            kind=entry.kind,
+            title=entry.title,
+            body=entry.body,
+            status=entry.status,
+            tags=list(entry.tags),
+            author=entry.author.handle,
+            community=entry.community.slug,
+            created_at=entry.created_at,
+            updated_at=entry.updated_at,
+            solves=entry.solves.external_id if entry.solves else None,
+            accepted=entry.accepted,
+            solutions=[s.external_id for s in solutions],
+            reuse_count=counts["reuse"],
+            helpful_count=counts["helpful"],
+            flag_count=counts["flag"],
+        )

@@ -1,0 +1,140 @@
+"""People who can sign in: roles, passwords (argon2) and API tokens for scripts."""
+
+import hashlib
+import secrets
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb.models import ApiToken, Person, utcnow
+
+
+class Role(StrEnum):
+    WORKER = "worker"
+    TUTOR = "tutor"
+    KNOWLEDGE_MANAGER = "knowledge_manager"
+    COMMUNITY_LEADER = "community_leader"
+    ADMIN = "admin"
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done; the message says why."""
+
+
+_hasher = PasswordHasher()
+MIN_PASSWORD_CHARS = 8
+
+
+def parse_role(text: str) -> Role:
+    name = text.strip().lower().replace("-", "_").replace(" ", "_")
+    try:
+        return Role(name)
+    except ValueError:
+        known = ", ".join(role.value for role in Role)
+        raise AccountError(f"unknown role {text!r}; roles are: {known}") from None
+
+
+def has_role(person: Person, *roles: Role) -> bool:
+    held = set(person.roles or [])
+    return Role.ADMIN in held or any(role in held for role in roles)
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    return _hasher.hash(password)
+
+
+def authenticate(session: Session, handle: str, password: str) -> Person | None:
+    """The person if the password is theirs; None otherwise (whatever the reason)."""
+    person = session.scalar(select(Person).where(Person.handle == handle.strip()))
+    if person is None or not person.password_hash:
+        _hasher.hash(password)  # spend the same time, so timing does not reveal who exists
+        return None
+    try:
+        _hasher.verify(person.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(person.password_hash):
+        person.password_hash = _hasher.hash(password)
+    return person
+
+
+def add_user(
+    session: Session,
+    handle: str,
+    roles: list[Role],
+    password: str | None,
+    name: str | None = None,
+) -> tuple[Person, bool]:
+    """Create a person, or give an existing one (for example an imported author) the roles
+    and password. Returns the person and whether they were created."""
+    handle = handle.strip()
+    if not handle or any(c.isspace() or c == "/" for c in handle):
+        raise AccountError(f"{handle!r} cannot be a user name: no spaces or slashes")
+    person = session.scalar(select(Person).where(Person.handle == handle))
+    created = person is None
+    if person is None:
+        person = Person(handle=handle, name=name or handle, roles=[], communities=[])
+        session.add(person)
+    elif name:
+        person.name = name
+    person.roles = sorted({*(person.roles or []), *(role.value for role in roles)})
+    if password is not None:
+        person.password_hash = hash_password(password)
+    session.flush()
+    return person, created
+
+
+def set_password_for_all(session: Session, password: str) -> int:
+    """Give everyone without a password this one (the demo's shared password)."""
+    people = list(session.scalars(select(Person).where(Person.password_hash.is_(None))))
+    hashed = hash_password(password)  # one hash, shared: the demo password is public anyway
+    for person in people:
+        person.password_hash = hashed
+    return len(people)
+
+
+def list_users(session: Session) -> list[Person]:
+    return list(session.scalars(select(Person).order_by(Person.handle)))
+
+
+# -- API tokens ----------------------------------------------------------------------
+
+TOKEN_PREFIX = "kb_"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, person: Person, label: str = "") -> tuple[ApiToken, str]:
+    """A new token; the plain text is returned once and never stored."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(person_id=person.id, label=label, token_hash=_token_hash(plain))
+    session.add(token)
+    session.flush()
+    return token, plain
+
+
+def person_for_token(session: Session, plain: str) -> Person | None:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(plain)))
+    if token is None or token.revoked_at is not None:
+        return None
+    token.last_used_at = utcnow()
+    return token.person
+
+
+def revoke_token(session: Session, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise AccountError(f"no token has the id {token_id}")
+    token.revoked_at = token.revoked_at or utcnow()
+    return token
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))

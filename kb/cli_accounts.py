@@ -1,0 +1,156 @@
+"""`kb user …` and `kb token …`: who can sign in, and tokens for scripts."""
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kb.accounts import (
+    AccountError,
+    Role,
+    add_user,
+    create_token,
+    list_tokens,
+    list_users,
+    parse_role,
+    revoke_token,
+)
+from kb.models import Person
+
+ROLE_NAMES = ", ".join(role.value for role in Role)
+
+
+def _context() -> Any:
+    return click.get_current_context().find_root().obj
+
+
+def _read_password(password_file: Path | None) -> str:
+    if password_file is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return str(password)
+    try:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{password_file}: cannot read the password: {error}") from None
+    if not lines or not lines[0]:
+        raise click.ClickException(f"{password_file}:1: the first line should hold the password")
+    return lines[0]
+
+
+@click.group("user")
+def user_group() -> None:
+    """People who can sign in to the web app, and their roles."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    default=["worker"],
+    show_default=True,
+    help=f"A role to give (repeat for several): {ROLE_NAMES}.",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the password from the first line of this file instead of asking for it.",
+)
+@click.option("--full-name", default=None, help="Name shown on pages [default: NAME].")
+def user_add(
+    name: str, roles: tuple[str, ...], password_file: Path | None, full_name: str | None
+) -> None:
+    """Create the user NAME, or give an existing person (for example an imported
+    author) the roles and a password. Roles only add up; nothing is taken away.
+
+    \b
+    Examples:
+      kb user add ana.silva --role worker
+      kb user add grace.okafor --role knowledge_manager --password-file pw.txt
+    """
+    try:
+        parsed = [parse_role(role) for role in roles]
+        password = _read_password(password_file)
+        with _context().database.session() as session:
+            person, created = add_user(session, name, parsed, password, full_name)
+            session.commit()
+            verb = "Created" if created else "Updated"
+            click.echo(f"{verb} {person.handle} ({', '.join(person.roles)}); they can sign in now.")
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@user_group.command("list")
+def user_list() -> None:
+    """Everyone kb knows: user name, roles, and whether they can sign in."""
+    with _context().database.session() as session:
+        people = list_users(session)
+        if not people:
+            click.echo("Nobody yet. Add someone with: kb user add NAME --role worker")
+            return
+        width = max(len(p.handle) for p in people)
+        click.echo(f"{'user'.ljust(width)}  sign-in  roles")
+        for person in people:
+            can_sign_in = "yes" if person.password_hash else "no"
+            roles = ", ".join(person.roles) or "-"
+            click.echo(f"{person.handle.ljust(width)}  {can_sign_in.ljust(7)}  {roles}")
+
+
+@click.group("token")
+def token_group() -> None:
+    """API tokens for scripts: send them as `Authorization: Bearer TOKEN`."""
+
+
+@token_group.command("create")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for, shown by `kb token list`.")
+def token_create(name: str, label: str) -> None:
+    """Create an API token that acts as the user NAME. It is printed once; kb keeps
+    only its hash, so store it now.
+
+    \b
+    Example:
+      kb token create grace.okafor --label "nightly report"
+      curl -H "Authorization: Bearer TOKEN" http://127.0.0.1:8000/api/me
+    """
+    from sqlalchemy import select
+
+    with _context().database.session() as session:
+        person = session.scalar(select(Person).where(Person.handle == name))
+        if person is None:
+            raise click.ClickException(f"nobody is called {name!r}; see `kb user list`")
+        token, plain = create_token(session, person, label)
+        session.commit()
+        click.echo(f"Token {token.id} for {person.handle} (shown only now):", err=True)
+        click.echo(plain)
+
+
+@token_group.command("list")
+def token_list() -> None:
+    """Tokens: id, user, label, created, last used, revoked."""
+    with _context().database.session() as session:
+        tokens = list_tokens(session)
+        if not tokens:
+            click.echo("No tokens. Create one with: kb token create NAME")
+            return
+        for token in tokens:
+            used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
+            state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+            click.echo(
+                f"{token.id:>4}  {token.person.handle}  {token.label or '-'}  "
+                f"created {token.created_at:%Y-%m-%d}  used {used}  {state}"
+            )
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID (see `kb token list`); it stops working at once."""
+    try:
+        with _context().database.session() as session:
+            token = revoke_token(session, token_id)
+            session.commit()
+            click.echo(f"Revoked token {token.id} of {token.person.handle}.")
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None

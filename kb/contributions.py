@@ -1,0 +1,347 @@
+"""What signed-in people write: problems, solutions, practices, comments, acceptance,
+reuse and feedback, and edits with every revision kept.
+
+Each function checks the rules (who may do it, and whether it makes sense) and raises
+NotAllowed or InvalidContribution with a reason a person can act on. The caller commits,
+then makes new or edited entries searchable.
+"""
+
+import re
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb.accounts import Role, has_role
+from kb.models import (
+    Comment,
+    Community,
+    Entry,
+    EntryKind,
+    EntryStatus,
+    Feedback,
+    FeedbackKind,
+    Person,
+    Revision,
+    utcnow,
+)
+from kb.problems import refresh_problem_status
+
+MAX_TITLE_CHARS = 300
+MAX_BODY_CHARS = 50_000
+MAX_COMMENT_CHARS = 10_000
+MAX_TAGS = 10
+MAX_TAG_CHARS = 40
+MIN_FLAG_REASON_CHARS = 3
+TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9+#._-]*$")
+
+
+class InvalidContribution(ValueError):
+    """The content cannot be saved as it is; the message says what to change."""
+
+
+class NotAllowed(PermissionError):
+    """This person may not do this; the message says who may."""
+
+
+@dataclass
+class EntryDraft:
+    """Title, body and tags as a person typed them, checked and tidied by `checked()`."""
+
+    title: str
+    body: str = ""
+    tags: list[str] = field(default_factory=list)
+
+    def checked(self, body_required: bool = False) -> "EntryDraft":
+        title = " ".join(self.title.split())
+        body = self.body.replace("\r\n", "\n").strip()
+        if not title:
+            raise InvalidContribution("the title is empty: say in a few words what it is about")
+        if len(title) > MAX_TITLE_CHARS:
+            raise InvalidContribution(
+                f"the title has {len(title)} characters; keep it under {MAX_TITLE_CHARS}"
+            )
+        if body_required and not body:
+            raise InvalidContribution("the text is empty: write what you did and why it works")
+        if len(body) > MAX_BODY_CHARS:
+            raise InvalidContribution(
+                f"the text has {len(body):,} characters; the limit is {MAX_BODY_CHARS:,}"
+            )
+        if "\x00" in title or "\x00" in body:
+            raise InvalidContribution("the text contains a NUL character")
+        return EntryDraft(title, body, checked_tags(self.tags))
+
+
+def checked_tags(tags: list[str]) -> list[str]:
+    tidy: list[str] = []
+    for raw in tags:
+        tag = raw.strip().lower().replace(" ", "-")
+        if not tag or tag in tidy:
+            continue
+        if len(tag) > MAX_TAG_CHARS or not TAG_PATTERN.match(tag):
+            raise InvalidContribution(
+                f"the tag {raw!r} is not usable: lower-case letters, digits and - . _ + #, "
+                f"at most {MAX_TAG_CHARS} characters"
+            )
+        tidy.append(tag)
+    if len(tidy) > MAX_TAGS:
+        raise InvalidContribution(f"{len(tidy)} tags given; at most {MAX_TAGS}")
+    return tidy
+
+
+def parse_tags(text: str) -> list[str]:
+    """Tags as typed in a form: separated by commas or spaces."""
+    return [part for part in re.split(r"[,\s]+", text) if part]
+
+
+# -- creating entries ------------------------------------------------------------------
+
+
+def ask_problem(
+    session: Session, author: Person, draft: EntryDraft, community_slug: str | None
+) -> Entry:
+    draft = draft.checked()
+    problem = _new_entry(session, EntryKind.PROBLEM, author, draft, community_slug)
+    problem.status = EntryStatus.OPEN
+    return problem
+
+
+def capture_practice(
+    session: Session, author: Person, draft: EntryDraft, community_slug: str | None
+) -> Entry:
+    draft = draft.checked(body_required=True)
+    practice = _new_entry(session, EntryKind.PRACTICE, author, draft, community_slug)
+    practice.status = EntryStatus.PUBLISHED
+    return practice
+
+
+def add_solution(session: Session, author: Person, problem: Entry, draft: EntryDraft) -> Entry:
+    if problem.kind != EntryKind.PROBLEM:
+        raise InvalidContribution(f"{problem.external_id} is a {problem.kind}, not a problem")
+    if not draft.title.strip():
+        draft = EntryDraft(f"Solution: {problem.title}", draft.body, draft.tags)
+    draft = draft.checked(body_required=True)
+    solution = _new_entry(
+        session, EntryKind.SOLUTION, author, draft, problem.community.slug, tags=problem.tags
+    )
+    solution.status = EntryStatus.PUBLISHED
+    solution.solves_id = problem.id
+    return solution
+
+
+def _new_entry(
+    session: Session,
+    kind: EntryKind,
+    author: Person,
+    draft: EntryDraft,
+    community_slug: str | None,
+    tags: list[str] | None = None,
+) -> Entry:
+    community = _community(session, community_slug or _home_community(author))
+    entry = Entry(
+        external_id=_new_external_id(session, draft.title),
+        kind=kind,
+        title=draft.title,
+        body=draft.body,
+        tags=draft.tags or list(tags or []),
+        author_id=author.id,
+        community_id=community.id,
+        accepted=False,
+        status="",
+    )
+    session.add(entry)
+    session.flush()
+    _record_revision(session, entry, author)
+    return entry
+
+
+def _home_community(person: Person) -> str:
+    return person.communities[0] if person.communities else "general"
+
+
+def _community(session: Session, slug: str) -> Community:
+    community = session.scalar(select(Community).where(Community.slug == slug))
+    if community is not None:
+        return community
+    if slug == "general":
+        community = Community(slug="general", name="General", description="")
+        session.add(community)
+        session.flush()
+        return community
+    known = ", ".join(session.scalars(select(Community.slug).order_by(Community.slug)))
+    raise InvalidContribution(f"no community is called {slug!r}; communities: {known}")
+
+
+def _new_external_id(session: Session, title: str) -> str:
+    """A readable, stable id such as `pump-seal-leaks-after-restart-3f9a`."""
+    words = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    stem = words[:50].rstrip("-") or "entry"
+    while True:
+        candidate = f"{stem}-{secrets.token_hex(2)}"
+        if session.scalar(select(Entry.id).where(Entry.external_id == candidate)) is None:
+            return candidate
+
+
+# -- acceptance ------------------------------------------------------------------------
+
+
+def may_accept(person: Person, problem: Entry) -> bool:
+    return person.id == problem.author_id or has_role(person, Role.KNOWLEDGE_MANAGER)
+
+
+def accept_solution(session: Session, actor: Person, solution: Entry) -> Entry:
+    """Mark the solution as the accepted one of its problem; returns the problem."""
+    problem = solution.solves
+    if solution.kind != EntryKind.SOLUTION or problem is None:
+        raise InvalidContribution(f"{solution.external_id} is not a solution to a problem")
+    if not may_accept(actor, problem):
+        raise NotAllowed(
+            "only the person who asked this problem or a knowledge manager can accept a solution"
+        )
+    for other in problem.solutions:
+        other.accepted = other.id == solution.id
+    session.flush()
+    refresh_problem_status(session, problem.id)
+    problem.updated_at = utcnow()
+    return problem
+
+
+# -- reuse and feedback ----------------------------------------------------------------
+
+
+def record_feedback(
+    session: Session, actor: Person, entry: Entry, kind: FeedbackKind, reason: str = ""
+) -> Feedback:
+    """Reuse, a helpful vote or a flag; giving the same one twice changes nothing."""
+    reason = " ".join(reason.split())
+    if kind in (FeedbackKind.REUSE, FeedbackKind.HELPFUL) and entry.author_id == actor.id:
+        raise NotAllowed("reuse and helpful votes count what others found; this entry is yours")
+    if kind == FeedbackKind.FLAG and len(reason) < MIN_FLAG_REASON_CHARS:
+        raise InvalidContribution("say why you flag it: outdated, wrong, duplicate, unsafe, …")
+    if len(reason) > MAX_COMMENT_CHARS:
+        raise InvalidContribution(f"the reason is longer than {MAX_COMMENT_CHARS:,} characters")
+    existing = session.scalar(
+        select(Feedback).where(
+            Feedback.entry_id == entry.id, Feedback.person_id == actor.id, Feedback.kind == kind
+        )
+    )
+    if existing is not None:
+        if reason:
+            existing.reason = reason
+        return existing
+    feedback = Feedback(entry_id=entry.id, person_id=actor.id, kind=kind, reason=reason)
+    session.add(feedback)
+    session.flush()
+    return feedback
+
+
+def feedback_counts(session: Session, entry_ids: list[int]) -> dict[int, Counter[str]]:
+    counts: dict[int, Counter[str]] = {entry_id: Counter() for entry_id in entry_ids}
+    rows = session.execute(
+        select(Feedback.entry_id, Feedback.kind, func.count())
+        .where(Feedback.entry_id.in_(entry_ids))
+        .group_by(Feedback.entry_id, Feedback.kind)
+    )
+    for entry_id, kind, count in rows:
+        counts[entry_id][kind] = count
+    return counts
+
+
+def flags_of(session: Session, entry: Entry) -> list[Feedback]:
+    return list(
+        session.scalars(
+            select(Feedback)
+            .where(Feedback.entry_id == entry.id, Feedback.kind == FeedbackKind.FLAG)
+            .order_by(Feedback.created_at)
+        )
+    )
+
+
+# -- editing and revisions -------------------------------------------------------------
+
+
+def may_edit(person: Person, entry: Entry) -> bool:
+    return person.id == entry.author_id or has_role(person, Role.KNOWLEDGE_MANAGER)
+
+
+def edit_entry(session: Session, actor: Person, entry: Entry, draft: EntryDraft) -> Revision:
+    if not may_edit(actor, entry):
+        raise NotAllowed("only the author or a knowledge manager can edit this entry")
+    draft = draft.checked(body_required=entry.kind != EntryKind.PROBLEM)
+    if not revisions_of(session, entry):
+        # Imported entries have no history yet: keep their text as revision 1.
+        _record_revision(session, entry, entry.author, at=entry.created_at)
+    entry.title, entry.body, entry.tags = draft.title, draft.body, draft.tags
+    entry.updated_at = utcnow()
+    return _record_revision(session, entry, actor)
+
+
+def revisions_of(session: Session, entry: Entry) -> list[Revision]:
+    return list(
+        session.scalars(
+            select(Revision).where(Revision.entry_id == entry.id).order_by(Revision.number)
+        )
+    )
+
+
+def _record_revision(
+    session: Session, entry: Entry, editor: Person, at: object | None = None
+) -> Revision:
+    number = (
+        session.scalar(select(func.max(Revision.number)).where(Revision.entry_id == entry.id)) or 0
+    ) + 1
+    revision = Revision(
+        entry_id=entry.id,
+        number=number,
+        title=entry.title,
+        body=entry.body,
+        tags=list(entry.tags),
+        editor_id=editor.id,
+    )
+    if at is not None:
+        revision.created_at = at  # type: ignore[assignment]
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+# -- discussion ------------------------------------------------------------------------
+
+
+def add_comment(session: Session, actor: Person, entry: Entry, body: str) -> Comment:
+    body = body.replace("\r\n", "\n").strip()
+    if not body:
+        raise InvalidContribution("the comment is empty")
+    if len(body) > MAX_COMMENT_CHARS:
+        raise InvalidContribution(
+            f"the comment has {len(body):,} characters; the limit is {MAX_COMMENT_CHARS:,}"
+        )
+    if "\x00" in body:
+        raise InvalidContribution("the comment contains a NUL character")
+    comment = Comment(entry_id=entry.id, author_id=actor.id, body=body)
+    session.add(comment)
+    session.flush()
+    return comment
+
+
+def comments_of(session: Session, entry: Entry) -> list[Comment]:
+    return list(
+        session.scalars(
+            select(Comment).where(Comment.entry_id == entry.id).order_by(Comment.created_at)
+        )
+    )
+
+
+def comment_to_solution(session: Session, actor: Person, comment: Comment) -> Entry:
+    """The comment's author turns it into a solution of the problem it was made on."""
+    if comment.author_id != actor.id:
+        raise NotAllowed("only the author of a comment can turn it into a solution")
+    if comment.entry.kind != EntryKind.PROBLEM:
+        raise InvalidContribution("only a comment on a problem can become its solution")
+    if comment.solution_id is not None:
+        raise InvalidContribution("this comment is already a solution")
+    solution = add_solution(session, actor, comment.entry, EntryDraft("", comment.body))
+    comment.solution_id = solution.id
+    return solution

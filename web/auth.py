@@ -1,0 +1,169 @@
+"""Who is asking: the signed-in person (session cookie) or a script (bearer token).
+
+Pages sign in with a signed, HttpOnly, SameSite=Lax session cookie. Every form POST
+carries a CSRF token tied to the session; JSON writes made with the cookie send the
+same token in the X-CSRF-Token header. Scripts use `Authorization: Bearer <token>`
+and need no CSRF token, since a browser never adds that header by itself.
+"""
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import defaultdict, deque
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from kb.accounts import person_for_token
+from kb.models import Person
+from kb.settings import Settings
+from web.deps import SessionDep
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class SignInRequired(Exception):
+    """Answered with a redirect to the sign-in page (pages) or a 401 (API)."""
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def check_csrf(request: Request, presented: str | None) -> None:
+    expected = request.session.get("csrf")
+    if not expected or not presented or not hmac.compare_digest(str(expected), presented):
+        raise HTTPException(
+            403,
+            "this form has expired or did not come from this site: reload the page and try again",
+        )
+
+
+def sign_in(request: Request, person: Person) -> None:
+    request.session.clear()
+    request.session["person_id"] = person.id
+    # A password change ends the sessions that were signed in with the old one.
+    request.session["auth"] = _password_marker(person)
+    request.session["csrf"] = secrets.token_urlsafe(32)
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def _password_marker(person: Person) -> str:
+    # A digest, not a piece of the hash: the cookie is signed but readable.
+    return hashlib.sha256((person.password_hash or "").encode("utf-8")).hexdigest()[:16]
+
+
+def current_person(request: Request, session: SessionDep) -> Person | None:
+    request.state.via_token = False
+    person = _person_from_token(request, session) or _person_from_cookie(request, session)
+    request.state.viewer = person
+    return person
+
+
+def _person_from_token(request: Request, session: Session) -> Person | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    person = person_for_token(session, token.strip())
+    if person is None:
+        raise HTTPException(401, "this API token is not valid or has been revoked")
+    session.commit()  # keeps last_used_at
+    request.state.via_token = True
+    return person
+
+
+def _person_from_cookie(request: Request, session: Session) -> Person | None:
+    person_id = request.session.get("person_id")
+    if person_id is None:
+        return None
+    person = session.get(Person, person_id)
+    if person is None or request.session.get("auth") != _password_marker(person):
+        request.session.clear()
+        return None
+    return person
+
+
+ViewerDep = Annotated[Person | None, Depends(current_person)]
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def require_reader(request: Request, viewer: ViewerDep) -> Person | None:
+    """Reading is open to everyone when KB_PUBLIC_READ is on; otherwise sign in first."""
+    if viewer is None and not settings_of(request).public_read:
+        raise SignInRequired()
+    return viewer
+
+
+def require_person(viewer: ViewerDep) -> Person:
+    if viewer is None:
+        raise SignInRequired()
+    return viewer
+
+
+def require_api_writer(request: Request, viewer: ViewerDep) -> Person:
+    if viewer is None:
+        raise SignInRequired()
+    if not request.state.via_token and request.method not in SAFE_METHODS:
+        check_csrf(request, request.headers.get(CSRF_HEADER))
+    return viewer
+
+
+async def require_form_writer(request: Request, viewer: ViewerDep) -> Person:
+    if viewer is None:
+        raise SignInRequired()
+    form = await request.form()
+    presented = form.get(CSRF_FIELD)
+    check_csrf(request, presented if isinstance(presented, str) else None)
+    return viewer
+
+
+ReaderDep = Annotated[Person | None, Depends(require_reader)]
+SignedInDep = Annotated[Person, Depends(require_person)]
+ApiWriterDep = Annotated[Person, Depends(require_api_writer)]
+FormWriterDep = Annotated[Person, Depends(require_form_writer)]
+
+
+class SignInThrottle:
+    """At most MAX_FAILURES failed sign-ins per name and address in WINDOW_SECONDS."""
+
+    MAX_FAILURES = 5
+    WINDOW_SECONDS = 300.0
+
+    def __init__(self) -> None:
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: tuple[str, str]) -> deque[float]:
+        failures = self._failures[key]
+        cutoff = time.monotonic() - self.WINDOW_SECONDS
+        while failures and failures[0] < cutoff:
+            failures.popleft()
+        return failures
+
+    def retry_after(self, address: str, handle: str) -> int:
+        """Seconds to wait before the next attempt; 0 when one is allowed now."""
+        failures = self._recent((address, handle.lower()))
+        if len(failures) < self.MAX_FAILURES:
+            return 0
+        return int(failures[0] + self.WINDOW_SECONDS - time.monotonic()) + 1
+
+    def failed(self, address: str, handle: str) -> None:
+        self._recent((address, handle.lower())).append(time.monotonic())
+
+    def succeeded(self, address: str, handle: str) -> None:
+        self._failures.pop((address, handle.lower()), None)

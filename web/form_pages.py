@@ -1,0 +1,212 @@
+"""Form posts of the pages: ask, capture, solve, accept, reuse, feedback, edit, comment.
+
+Each handler needs a signed-in person and the form's CSRF token (FormWriterDep), does
+the same as its /api twin through kb.contributions, and redirects (POST → redirect →
+GET). When the content cannot be saved, the form comes back with the reason and with
+everything the person typed.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from kb import contributions as kb_write
+from kb.contributions import EntryDraft, InvalidContribution, parse_tags
+from kb.models import Comment, Entry, FeedbackKind
+from web.auth import FormWriterDep, SignedInDep
+from web.deps import EngineDep, SessionDep, entry_or_404
+from web.pages import capture_context, entry_context
+from web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+FormText = Annotated[str, Form()]
+
+
+def _to_entry(entry: Entry, anchor: str = "") -> RedirectResponse:
+    url = f"/entries/{entry.external_id}" + (f"#{anchor}" if anchor else "")
+    return RedirectResponse(url, status_code=303)
+
+
+@router.post("/ask", response_class=HTMLResponse)
+def post_problem(
+    request: Request,
+    person: FormWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+    title: FormText = "",
+    body: FormText = "",
+    tags: FormText = "",
+    community: FormText = "",
+) -> Response:
+    draft = EntryDraft(title, body, parse_tags(tags))
+    try:
+        problem = kb_write.ask_problem(session, person, draft, community or None)
+    except InvalidContribution as error:
+        session.rollback()
+        form = {"title": title, "body": body, "tags": tags, "community": community}
+        context = capture_context(session, person, form, str(error))
+        return templates.TemplateResponse(request, "ask.html", context, status_code=422)
+    session.commit()
+    engine.index_entries([problem.id])
+    return _to_entry(problem)
+
+
+@router.post("/capture", response_class=HTMLResponse)
+def post_practice(
+    request: Request,
+    person: FormWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+    title: FormText = "",
+    body: FormText = "",
+    tags: FormText = "",
+    community: FormText = "",
+) -> Response:
+    draft = EntryDraft(title, body, parse_tags(tags))
+    try:
+        practice = kb_write.capture_practice(session, person, draft, community or None)
+    except InvalidContribution as error:
+        session.rollback()
+        form = {"title": title, "body": body, "tags": tags, "community": community}
+        context = capture_context(session, person, form, str(error))
+        return templates.TemplateResponse(request, "capture.html", context, status_code=422)
+    session.commit()
+    engine.index_entries([practice.id])
+    return _to_entry(practice)
+
+
+@router.post("/entries/{external_id}/solutions", response_class=HTMLResponse)
+def post_solution(
+    request: Request,
+    external_id: str,
+    person: FormWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+    body: FormText = "",
+    title: FormText = "",
+) -> Response:
+    problem = entry_or_404(session, external_id)
+    try:
+        solution = kb_write.add_solution(session, person, problem, EntryDraft(title, body))
+    except InvalidContribution as error:
+        session.rollback()
+        return _entry_with_error(request, session, person, problem, error, solution=body)
+    session.commit()
+    engine.index_entries([solution.id])
+    return _to_entry(problem, solution.external_id)
+
+
+@router.post("/entries/{external_id}/accept")
+def post_accept(external_id: str, person: FormWriterDep, session: SessionDep) -> Response:
+    solution = entry_or_404(session, external_id)
+    problem = kb_write.accept_solution(session, person, solution)
+    session.commit()
+    return _to_entry(problem, solution.external_id)
+
+
+@router.post("/entries/{external_id}/feedback", response_class=HTMLResponse)
+def post_feedback(
+    request: Request,
+    external_id: str,
+    person: FormWriterDep,
+    session: SessionDep,
+    kind: FormText,
+    reason: FormText = "",
+) -> Response:
+    entry = entry_or_404(session, external_id)
+    try:
+        feedback_kind = FeedbackKind(kind)
+    except ValueError:
+        raise HTTPException(400, f"unknown feedback {kind!r}: reuse, helpful or flag") from None
+    try:
+        kb_write.record_feedback(session, person, entry, feedback_kind, reason)
+    except InvalidContribution as error:
+        session.rollback()
+        page = entry.solves or entry
+        return _entry_with_error(request, session, person, page, error, flag=reason)
+    session.commit()
+    if entry.solves is not None:
+        return _to_entry(entry.solves, entry.external_id)
+    return _to_entry(entry)
+
+
+@router.post("/entries/{external_id}/comments", response_class=HTMLResponse)
+def post_comment(
+    request: Request,
+    external_id: str,
+    person: FormWriterDep,
+    session: SessionDep,
+    body: FormText = "",
+) -> Response:
+    entry = entry_or_404(session, external_id)
+    try:
+        comment = kb_write.add_comment(session, person, entry, body)
+    except InvalidContribution as error:
+        session.rollback()
+        return _entry_with_error(request, session, person, entry, error, comment=body)
+    session.commit()
+    return _to_entry(entry, f"comment-{comment.id}")
+
+
+@router.post("/comments/{comment_id}/solution")
+def post_comment_to_solution(
+    comment_id: int, person: FormWriterDep, session: SessionDep, engine: EngineDep
+) -> Response:
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise HTTPException(404, f"no comment has the id {comment_id}")
+    solution = kb_write.comment_to_solution(session, person, comment)
+    session.commit()
+    engine.index_entries([solution.id])
+    return _to_entry(comment.entry, solution.external_id)
+
+
+@router.get("/entries/{external_id}/edit", response_class=HTMLResponse, name="edit_page")
+def edit_page(
+    request: Request, external_id: str, person: SignedInDep, session: SessionDep
+) -> Response:
+    entry = entry_or_404(session, external_id)
+    if not kb_write.may_edit(person, entry):
+        raise kb_write.NotAllowed("only the author or a knowledge manager can edit this entry")
+    form = {"title": entry.title, "body": entry.body, "tags": ", ".join(entry.tags)}
+    return templates.TemplateResponse(
+        request, "edit.html", {"entry": entry, "form": form, "error": None}
+    )
+
+
+@router.post("/entries/{external_id}/edit", response_class=HTMLResponse)
+def post_edit(
+    request: Request,
+    external_id: str,
+    person: FormWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+    title: FormText = "",
+    body: FormText = "",
+    tags: FormText = "",
+) -> Response:
+    entry = entry_or_404(session, external_id)
+    try:
+        kb_write.edit_entry(session, person, entry, EntryDraft(title, body, parse_tags(tags)))
+    except InvalidContribution as error:
+        session.rollback()
+        form = {"title": title, "body": body, "tags": tags}
+        return templates.TemplateResponse(
+            request, "edit.html", {"entry": entry, "form": form, "error": str(error)}, 422
+        )
+    session.commit()
+    engine.index_entries([entry.id])
+    return _to_entry(entry)
+
+
+def _entry_with_error(
+    request: Request,
+    session: SessionDep,
+    person: FormWriterDep,
+    entry: Entry,
+    error: Exception,
+    **typed: str,
+) -> HTMLResponse:
+    context = entry_context(session, entry, person, form=typed, error=str(error))
+    return templates.TemplateResponse(request, "entry.html", context, status_code=422)
