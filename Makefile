@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 export HF_HUB_DISABLE_TELEMETRY = 1
 
-.PHONY: demo test install lint bench
+.PHONY: demo test install lint bench chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/kb demo
 
-## Run the test suite (real model, real SQLite files, real FAISS)
-test: $(VENV)/.installed
+## Run the test suite (real model, real SQLite files, real FAISS, headless Chromium)
+test: $(VENV)/.installed chromium
 	$(VENV)/bin/python -m pytest
 
 lint: $(VENV)/.installed
@@ -37,3 +37,12 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/semeval.py
 	$(VENV)/bin/python bench/reindex_throughput.py
+
+# The browser tests drive Debian's chromium through Playwright (`playwright install`
+# downloads browsers, which these machines cannot). Installed once if it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }

@@ -1,6 +1,7 @@
-"""Screenshots of the main pages for the README, from a running `kb serve`.
+"""Screenshots of the main pages for the README, from a running `kb demo`.
 
-Usage: python bench/screenshots.py http://127.0.0.1:8000
+Usage: python bench/screenshots.py [http://127.0.0.1:8000]
+Signs in as the demo worker leon.fischer (demo password) for the pages with actions.
 """
 
 import sys
@@ -9,27 +10,40 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-PAGES = {
+DEMO_PASSWORD = "brightwater-demo"
+PUBLIC_PAGES = {
     "home": "/",
     "search": "/search?q=compressor+cuts+out+when+it+is+hot",
-    "entry": "/entries/MNT-P-001",
     "person": "/people/marta.kowalski",
+    "signin": "/signin",
 }
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 def main(base: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update"],
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        for name, path in PAGES.items():
-            page.goto(base + path)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, base_url=base)
+        for name, path in PUBLIC_PAGES.items():
+            page.goto(path)
             page.screenshot(path=str(OUT / f"{name}.png"))
-        page.goto(base + "/ask")
+
+        page.goto("/signin")
+        page.fill("#handle", "leon.fischer")
+        page.fill("#password", DEMO_PASSWORD)
+        page.click("form.stacked button[type=submit]")
+        page.wait_for_selector("a.me")
+        page.goto("/entries/MNT-P-001")  # leon's own problem: accept, edit, discuss
+        page.screenshot(path=str(OUT / "entry.png"), full_page=True)
+        page.goto("/ask")
         page.fill("#ask-title", "Lathe stops with a servo fault after running an hour")
         page.wait_for_selector("#similar-results .case")
         page.screenshot(path=str(OUT / "ask.png"))

@@ -112,7 +112,9 @@ def _assign(entry: Entry, record: EntryRecord, author: Person, community: Commun
             changed = True
     if entry.created_at is None:
         entry.created_at = utcnow()
-    if changed:
+    if entry.id is None:  # new: last changed when it was written
+        entry.updated_at = entry.created_at
+    elif changed:
         entry.updated_at = utcnow()
     return changed
 

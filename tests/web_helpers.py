@@ -1,7 +1,17 @@
-"""Signing in through the real pages, as a browser would (cookie + CSRF token)."""
+"""Signing in through the real pages, as a browser would (cookie + CSRF token), and
+running `kb serve` as a real process."""
 
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 DEMO_PASSWORD = "brightwater-demo"
@@ -24,3 +34,45 @@ def sign_in(client: TestClient, handle: str, password: str = DEMO_PASSWORD) -> s
     )
     assert response.status_code == 303, response.text
     return csrf_from(client.get("/ask").text)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(home: Path, **env: str) -> Iterator[str]:
+    """`kb serve` as a real process on a free port; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kb", "serve", "--port", str(port)],
+        env={**os.environ, "KB_HOME": str(home), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise AssertionError(f"kb serve stopped:\n{output}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "kb serve did not come up in 90 s"
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()

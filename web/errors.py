@@ -48,12 +48,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(request, 422, "invalid_entry", "That cannot be saved", str(error))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, error: RequestValidationError) -> Response:
         details = [
             {"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"]}
             for e in error.errors()
         ]
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        if wants_html(request):
+            return _error(request, 422, "invalid_request", "That request is not complete", summary)
         return error_response(422, "invalid_request", summary, details)
 
     @app.exception_handler(HTTPException)

@@ -1,0 +1,133 @@
+"""The web app in headless Chromium (Debian's, through Playwright) against a real
+`kb serve` process holding a private copy of the demo."""
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from kb.accounts import set_password_for_all
+from kb.database import Database
+from tests.conftest import make_settings
+from tests.web_helpers import DEMO_PASSWORD, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("browser") / "kb-home"
+    shutil.copytree(demo_home, home)
+    database = Database.from_settings(make_settings(home))
+    with database.session() as session:
+        set_password_for_all(session, DEMO_PASSWORD)
+        session.commit()
+    database.dispose()
+    with running_server(home, KB_PUBLIC_READ="1") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, base_url: str) -> Iterator[object]:
+    contexts = []
+
+    def open_page(handle: str | None = None) -> Page:
+        context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        if handle:
+            page.goto("/signin")
+            page.fill("#handle", handle)
+            page.fill("#password", DEMO_PASSWORD)
+            page.click("form.stacked button[type=submit]")
+            expect(page.locator("a.me")).to_be_visible()
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def test_ask_suggests_the_matching_past_case_while_typing(new_page) -> None:  # type: ignore[no-untyped-def]
+    page = new_page("tomas.novak")
+    page.goto("/ask")
+    # A paraphrase of MNT-P-001 "SINUMERIK alarm 25201 on lathe L3 after warm-up"
+    page.locator("#ask-title").press_sequentially(
+        "lathe throws a servo fault once it has run an hour and is warm", delay=20
+    )
+    typed_at = page.evaluate("performance.now()")
+    case = page.locator("#similar-results .case", has_text="SINUMERIK alarm 25201")
+    expect(case).to_be_visible(timeout=15_000)
+    shown_at = float(page.locator("#similar-results").get_attribute("data-updated-at") or 0)
+    assert shown_at > typed_at
+    print(
+        f"\nAsk: suggestions {shown_at - typed_at:.0f} ms after the last keystroke "
+        "(300 ms of it is the typing pause kb waits for)"
+    )
+    expect(case.locator(".accepted")).to_contain_text("Accepted solution")
+    assert page.url.endswith("/ask")  # nothing was submitted
+
+
+def test_post_solve_accept_then_search_shows_it_solved(new_page) -> None:  # type: ignore[no-untyped-def]
+    title = "Hall crane pendant loses radio link near bay 7"
+    leon = new_page("leon.fischer")
+    leon.goto("/ask")
+    leon.fill("#ask-title", title)
+    leon.fill("#ask-body", "The crane stops and the pendant shows LINK LOST, only near bay 7.")
+    leon.select_option("#community", "maintenance")
+    leon.click("#ask-submit")
+    expect(leon.locator("h1")).to_have_text(title)
+    expect(leon.locator("article.entry .badge-open")).to_be_visible()
+    problem_url = leon.url
+
+    priya = new_page("priya.nair")
+    priya.goto(problem_url)
+    priya.fill(
+        "#solution-form textarea",
+        "The new welding screen at bay 7 blocks the antenna; move the receiver to the column.",
+    )
+    priya.click("#solution-form button")
+    expect(priya.locator("article.solution")).to_contain_text("welding screen")
+    expect(priya.locator("button.accept")).to_have_count(0)  # not her problem
+
+    leon.reload()
+    leon.click("button.accept")
+    expect(leon.locator("article.entry .badge-solved")).to_be_visible()
+    expect(leon.locator("article.solution.is-accepted")).to_contain_text("welding screen")
+
+    leon.goto("/search?q=crane+pendant+radio+link")
+    first = leon.locator(".hit").first
+    expect(first).to_contain_text(title)
+    expect(first.locator(".badge-solved")).to_be_visible()
+
+
+def test_a_worker_cannot_accept_on_someone_elses_problem(new_page) -> None:  # type: ignore[no-untyped-def]
+    priya = new_page("priya.nair")
+    priya.goto("/entries/MNT-P-001")  # asked by leon.fischer
+    expect(priya.locator("article.solution").first).to_be_visible()
+    expect(priya.locator("button.accept")).to_have_count(0)
+    token = priya.locator("input[name=csrf_token]").first.get_attribute("value")
+    forged = priya.request.post(
+        "/entries/MNT-S-001-2/accept",
+        form={"csrf_token": token or ""},
+        headers={"accept": "text/html"},
+    )
+    assert forged.status == 403
+    assert "only the person who asked this problem" in forged.text()
