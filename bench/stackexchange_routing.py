@@ -82,10 +82,10 @@ def evaluate_site(home: Path, data: Path) -> dict:
 # -- tuning ----------------------------------------------------------------------------
 
 GRID = {
-    "cases": [10, 20, 30, 50, 100],
+    "cases": [30, 50, 100],
     "solution_weight": [0.3, 0.6, 1.0],
     "asked_weight": [0.0, 0.1],
-    "similarity_power": [0.0, 1.0, 2.0, 4.0],
+    "similarity_power": [0.0, 1.0, 2.0, 3.0, 4.0],
     "half_life_days": [None, 90.0, 365.0],
 }
 
@@ -119,9 +119,7 @@ def tune(homes: dict[str, Path]) -> None:
 
     def measure(site: str, scoring: ExpertScoring) -> dict[str, float]:
         run = {
-            query.id: [
-                e.person for e in rank_experts(cases, scoring, limit=100, now=query.date)
-            ]
+            query.id: [e.person for e in rank_experts(cases, scoring, limit=100, now=query.date)]
             for query, cases in evidence[site]
         }
         return evaluate_experts(run, judgements[site], [query.id for query, _ in evidence[site]])

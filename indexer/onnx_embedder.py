@@ -38,7 +38,11 @@ class OnnxEmbedder:
     ) -> None:
         self.model_path = resolve_model_path(model_name)
         self.model_id = embedding_model_id(model_name, f"onnx-{precision}")
-        self.batch_size = batch_size
+        # Dynamic int8 scales each MatMul's input by the range of the whole batch, so a
+        # text's vector would depend on the texts batched with it (cosine 0.99 to itself
+        # alone). One text per run makes each vector a function of its text only, and
+        # measured no slower here than batches of 32 (see BENCHMARKS.md).
+        self.batch_size = 1 if precision == "int8" else batch_size
         self.tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()  # each batch is padded to its own longest text below

@@ -557,11 +557,13 @@ def shipped_corpus() -> Path:
     return folder
 
 
-def _register_account_commands() -> None:
+def _register_commands() -> None:
     from kb.cli_accounts import token_group, user_group
+    from kb.cli_routing import escalate_command
 
     main.add_command(user_group)
     main.add_command(token_group)
+    main.add_command(escalate_command)
 
 
-_register_account_commands()
+_register_commands()

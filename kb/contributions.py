@@ -25,6 +25,8 @@ from kb.models import (
     FeedbackKind,
     Person,
     Revision,
+    Routing,
+    RoutingState,
     utcnow,
 )
 from kb.problems import refresh_problem_status
@@ -205,6 +207,13 @@ def accept_solution(session: Session, actor: Person, solution: Entry) -> Entry:
     session.flush()
     refresh_problem_status(session, problem.id)
     problem.updated_at = utcnow()
+    open_requests = select(Routing).where(
+        Routing.problem_id == problem.id,
+        Routing.state.in_([RoutingState.ASKED, RoutingState.TAKEN]),
+    )
+    for routing in session.scalars(open_requests):  # solved: nobody needs to be asked
+        routing.state = RoutingState.CLOSED
+        routing.updated_at = problem.updated_at
     return problem
 
 

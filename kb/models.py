@@ -61,6 +61,9 @@ class Person(Base):
     communities: Mapped[list[str]] = mapped_column(JSON, default=list)
     # argon2 hash; None means this person cannot sign in (yet).
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Away people and people who opted out are not suggested for routing.
+    away: Mapped[bool] = mapped_column(Boolean, default=False)
+    routing_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Entry(Base):
@@ -212,6 +215,39 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     person: Mapped[Person] = relationship(lazy="joined")
+
+
+class RoutingState(StrEnum):
+    ASKED = "asked"  # waiting in the person's inbox
+    TAKEN = "taken"  # they are working on it
+    DECLINED = "declined"
+    PASSED = "passed"  # handed on to someone else
+    CLOSED = "closed"  # the problem got an accepted solution
+
+
+class Routing(Base):
+    """A problem asked of one person ("asked of you"), with why they were chosen."""
+
+    __tablename__ = "routings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(
+        ForeignKey("entries.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    routed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
+    state: Mapped[str] = mapped_column(String(20), default=RoutingState.ASKED, index=True)
+    # The past cases that made kb suggest this person: [{case_id, title, role, similarity}].
+    reasons: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    escalation: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+    problem: Mapped[Entry] = relationship(lazy="joined")
+    person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="joined")
+    routed_by: Mapped[Person | None] = relationship(foreign_keys=[routed_by_id])
 
 
 Index("ix_entries_solves_accepted", Entry.solves_id, Entry.accepted)

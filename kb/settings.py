@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(
         default=1.0, description="Weight of the keyword ranking in fusion."
     )
+    routing_threshold: float = Field(
+        default=0.65,
+        description="When no answered case is at least this similar to a new problem, kb "
+        "suggests asking the people who solved similar ones.",
+    )
+    routing_people: int = Field(default=3, description="People suggested for routing.")
+    escalation_days: float = Field(
+        default=3.0,
+        description="Days a routed problem may stay without a solution before it "
+        "escalates to its community's tutors.",
+    )
     public_read: bool = Field(
         default=False,
         description="Let people read and search without signing in (`kb demo` turns it on).",

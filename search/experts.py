@@ -38,18 +38,23 @@ class Role(StrEnum):
 class ExpertScoring:
     """The parameters of expert ranking.
 
-    The defaults were tuned on the two Stack Exchange routing sets together
-    (bench/stackexchange_routing.py --tune); BENCHMARKS.md has the figures.
+    cases, the role weights, similarity_power and half_life_days were tuned on the
+    two Stack Exchange routing sets together (bench/stackexchange_routing.py
+    --tune; BENCHMARKS.md has the figures and what the choice costs there).
+    practice_weight and load_penalty are judgement calls: that data has neither
+    good practices nor routed problems.
     """
 
-    cases: int = 30  # past cases (best first) that give evidence
+    cases: int = 50  # past cases (best first) that give evidence
     accepted_solution_weight: float = 1.0
     solution_weight: float = 0.6
     practice_weight: float = 0.5
     asked_weight: float = 0.0
-    # A case's similarity is its search score relative to the best case's, to this
-    # power: higher values trust the top cases more than the long tail.
-    similarity_power: float = 2.0
+    # A case's similarity is the cosine similarity of its best-matching entry to the
+    # query, to this power: higher values trust close cases more than the long tail.
+    similarity_power: float = 3.0
+    # A case found by keywords only is below the dense similarity floor; it counts as this.
+    keyword_only_similarity: float = 0.15
     # Evidence loses half its weight every half_life_days; None switches decay off.
     half_life_days: float | None = 365.0
     # Each open problem already routed to a person divides their score by (1 + this).
@@ -83,8 +88,8 @@ class Case:
     title: str
     kind: str
     rank: int  # 1 = the best-matching case
-    search_score: float  # fused score of the case's best-matching entry
-    dense_score: float | None = None  # best cosine similarity of its entries, if a dense match
+    search_score: float  # fused (hybrid) score of the case's best-matching entry
+    dense_score: float | None = None  # best cosine similarity of its entries, if above the floor
     contributions: list[Contribution] = field(default_factory=list)
 
 
@@ -110,7 +115,7 @@ class Expert:
 
 
 def gather_evidence(
-    engine: SearchEngine, text: str, community: str | None = None, cases: int = 30
+    engine: SearchEngine, text: str, community: str | None = None, cases: int = 50
 ) -> list[Case]:
     """The past cases most similar to `text`, best first, with who took part in each.
 
@@ -190,10 +195,9 @@ def rank_experts(
     now = now or utcnow()
     skipped = set(exclude) | set(unavailable)
     considered = sorted(cases, key=lambda case: case.rank)[: scoring.cases]
-    best_score = max((case.search_score for case in considered), default=0.0)
     experts: dict[str, Expert] = {}
     for case in considered:
-        similarity = case_similarity(case, best_score, scoring)
+        similarity = case_similarity(case, scoring)
         for contribution in _strongest_role_per_person(case.contributions, scoring):
             if contribution.person in skipped:
                 continue
@@ -226,10 +230,10 @@ def rank_experts(
     return ranked[:limit]
 
 
-def case_similarity(case: Case, best_score: float, scoring: ExpertScoring) -> float:
-    if best_score <= 0:
-        return 0.0
-    return float((case.search_score / best_score) ** scoring.similarity_power)
+def case_similarity(case: Case, scoring: ExpertScoring) -> float:
+    """How close a case is to the query, in [0, 1]."""
+    cosine = case.dense_score if case.dense_score is not None else scoring.keyword_only_similarity
+    return float(max(cosine, 0.0) ** scoring.similarity_power)
 
 
 def _strongest_role_per_person(

@@ -17,10 +17,10 @@ from search.experts import ExpertScoring, Role, find_experts, gather_evidence, r
 from tests.conftest import CORPUS, make_settings
 from web.app import create_app
 
-# A paraphrase of MNT-P-003 (Haas tool changer, alarm 113) that shares few of its words.
+# A paraphrase of MNT-P-003 (Haas tool changer, alarm 113), as an apprentice might ask it.
 TOOL_CHANGER_TROUBLE = (
-    "On the trainees' machining centre the tool carousel halts part way through a tool "
-    "swap every twenty or so changes and shows a shuttle fault"
+    "The tool changer on the Haas in the apprentice workshop stops halfway with a shuttle "
+    "alarm about every twentieth tool change"
 )
 
 

@@ -5,27 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from kb.settings import Settings
-from tests.web_helpers import sign_in
+from tests.web_helpers import SignedIn as Person
 from web.app import create_app
-
-
-class Person:
-    """One signed-in browser session against the shared app."""
-
-    def __init__(self, app: object, handle: str) -> None:
-        self.client = TestClient(app)  # type: ignore[arg-type]
-        self.handle = handle
-        token = sign_in(self.client, handle)
-        self.headers = {"X-CSRF-Token": token}
-
-    def post(self, path: str, json: object = None) -> Response:
-        return self.client.post(path, json=json, headers=self.headers)
-
-    def patch(self, path: str, json: object) -> Response:
-        return self.client.patch(path, json=json, headers=self.headers)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 from fastapi.testclient import TestClient
+from httpx import Response
 
 DEMO_PASSWORD = "brightwater-demo"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -76,3 +77,19 @@ def running_server(home: Path, **env: str) -> Iterator[str]:
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+class SignedIn:
+    """One signed-in browser session against the shared app."""
+
+    def __init__(self, app: object, handle: str) -> None:
+        self.client = TestClient(app)  # type: ignore[arg-type]
+        self.handle = handle
+        token = sign_in(self.client, handle)
+        self.headers = {"X-CSRF-Token": token}
+
+    def post(self, path: str, json: object = None) -> Response:
+        return self.client.post(path, json=json, headers=self.headers)
+
+    def patch(self, path: str, json: object) -> Response:
+        return self.client.patch(path, json=json, headers=self.headers)

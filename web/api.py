@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from kb import browse
 from search.engine import SearchMode
 from search.filters import SearchFilters
+from search.routing import workers_by_external_id
 from web.auth import require_reader
 from web.deps import EngineDep, SessionDep, entry_or_404
 from web.schemas import EntryOut, ErrorResponse, SearchResponse
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/api", responses=ERRORS, dependencies=[Depends(requir
 @router.get("/search", response_model=SearchResponse, tags=["search"])
 def api_search(
     engine: EngineDep,
+    session: SessionDep,
     q: Annotated[str, Query(description="Words, a question or an error code.")],
     kind: Literal["problem", "solution", "practice"] | None = None,
     community: str | None = None,
@@ -36,7 +38,11 @@ def api_search(
     """Hybrid search (meaning + exact words) with optional filters."""
     filters = SearchFilters(kind=kind, community=community, tag=tag, status=status)
     results = engine.search(q, filters, limit=limit, offset=offset, mode=mode)
-    return SearchResponse.from_results(results)
+    response = SearchResponse.from_results(results)
+    working = workers_by_external_id(session, [hit.id for hit in response.hits])
+    for hit in response.hits:
+        hit.being_worked_on_by = working.get(hit.id, [])
+    return response
 
 
 class Draft(BaseModel):

@@ -15,7 +15,16 @@ from kb.database import Database
 from kb.models import Entry
 from kb.settings import Settings
 from search.engine import SearchEngine
-from web import account_pages, api, api_experts, api_write, form_pages, pages
+from web import (
+    account_pages,
+    api,
+    api_experts,
+    api_routing,
+    api_write,
+    form_pages,
+    pages,
+    routing_pages,
+)
 from web.auth import SignInThrottle
 from web.deps import EngineDep
 from web.errors import install_error_handlers
@@ -62,9 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_write.router)
     app.include_router(api_experts.router)
+    app.include_router(api_routing.router)
     app.include_router(pages.router)
     app.include_router(form_pages.router)
     app.include_router(account_pages.router)
+    app.include_router(routing_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

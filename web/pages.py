@@ -14,8 +14,10 @@ from kb import contributions as kb_write
 from kb.models import Community, Entry, Person
 from search.engine import QueryError
 from search.filters import SearchFilters
+from search.routing import workers_by_external_id
 from web.auth import ViewerDep, require_reader
 from web.deps import EngineDep, SessionDep, entry_or_404
+from web.routing_pages import routing_context
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
@@ -39,6 +41,7 @@ def home(request: Request, session: SessionDep) -> HTMLResponse:
 def search_page(
     request: Request,
     engine: EngineDep,
+    session: SessionDep,
     q: str = "",
     kind: str | None = None,
     community: str | None = None,
@@ -89,16 +92,19 @@ def search_page(
             "pages": max(1, ceil(results.total / PAGE_SIZE)),
             "facet_url": lambda name, value: url(**{name: value, "page": 1}),
             "page_url": lambda number: url(page=number),
+            "working_on": workers_by_external_id(session, [hit.id for hit in results.hits]),
         },
     )
 
 
 @router.get("/entries/{external_id}", response_class=HTMLResponse, name="entry_page")
 def entry_page(
-    request: Request, session: SessionDep, viewer: ViewerDep, external_id: str
+    request: Request, session: SessionDep, engine: EngineDep, viewer: ViewerDep, external_id: str
 ) -> HTMLResponse:
     entry = entry_or_404(session, external_id)
-    return templates.TemplateResponse(request, "entry.html", entry_context(session, entry, viewer))
+    context = entry_context(session, entry, viewer)
+    context.update(routing_context(request, session, engine, entry, viewer))
+    return templates.TemplateResponse(request, "entry.html", context)
 
 
 def entry_context(

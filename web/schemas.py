@@ -37,6 +37,7 @@ class HitOut(BaseModel):
     snippet: SnippetOut
     accepted_solution: AcceptedSolutionOut | None
     solves: str | None
+    being_worked_on_by: list[str] = []
 
     @classmethod
     def from_hit(cls, hit: SearchHit) -> "HitOut":

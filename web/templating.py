@@ -16,11 +16,21 @@ def page_context(request: Request) -> dict[str, Any]:
     viewer = getattr(request.state, "viewer", None)
     return {
         "viewer": viewer,
+        "inbox_unread": lambda: _inbox_unread(request, viewer),
         "csrf_field": CSRF_FIELD,
         "csrf_token": lambda: csrf_token(request),
         "public_read": request.app.state.settings.public_read,
         "demo_password": getattr(request.app.state, "demo_password", ""),
     }
+
+
+def _inbox_unread(request: Request, viewer: Any) -> int:
+    from search.routing import unread_count
+
+    if viewer is None:
+        return 0
+    with request.app.state.database.session() as session:
+        return unread_count(session, viewer)
 
 
 templates = Jinja2Templates(

@@ -4,6 +4,7 @@
   const title = document.getElementById("ask-title");
   const body = document.getElementById("ask-body");
   const target = document.getElementById("similar-results");
+  const expertTarget = document.getElementById("expert-results");
   let timer = null;
   let latest = 0;
 
@@ -50,10 +51,37 @@
     }
   }
 
+  function renderExperts(data) {
+    expertTarget.replaceChildren();
+    if (!data.experts.length) {
+      expertTarget.append(element("p", "empty", "Nobody has solved anything like this yet. Post it: it stays open and visible, and the community can work it out together."));
+      return;
+    }
+    for (const expert of data.experts) {
+      const line = element("p", "expert");
+      line.append(link(expert.url, expert.name), " ");
+      const why = element("span", "meta", "solved ");
+      expert.reasons.slice(0, 2).forEach(function (reason, index) {
+        if (index) why.append("; ");
+        why.append(link(reason.url, reason.title), " (" + reason.role + ")");
+      });
+      line.append(why);
+      expertTarget.append(line);
+    }
+  }
+
+  async function lookupExperts(text, ticket) {
+    const response = await fetch("/api/experts?limit=3&q=" + encodeURIComponent(text));
+    if (ticket !== latest || !response.ok) return;
+    renderExperts(await response.json());
+    expertTarget.dataset.updatedAt = String(performance.now());
+  }
+
   async function lookup() {
     const text = (title.value + "\n" + body.value).trim();
     if (text.length < 3) return;
     const ticket = ++latest;
+    const experts = lookupExperts(text.slice(0, 1000), ticket);
     const response = await fetch("/api/similar", {
       method: "POST",
       headers: {"Content-Type": "application/json"},
@@ -62,6 +90,7 @@
     if (ticket !== latest || !response.ok) return;
     render(await response.json());
     target.dataset.updatedAt = String(performance.now());
+    await experts;
   }
 
   function schedule() {

@@ -1,0 +1,378 @@
+"""Routing an open problem to the people who solved similar ones.
+
+kb suggests people (search.experts) when no existing answer fits well; on the asker's
+(or a tutor's) confirmation the problem lands in each one's inbox with the reasons.
+The person takes it, declines it (it goes on to the next suggested person) or passes
+it to someone else. A problem still unanswered after the deadline escalates to its
+community's tutors. Every function takes `now`, so time can be set in tests.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb.accounts import Role, has_role
+from kb.contributions import InvalidContribution, NotAllowed
+from kb.models import Entry, EntryKind, EntryStatus, Person, Routing, RoutingState, utcnow
+from search.engine import SearchEngine
+from search.experts import Expert, find_experts
+
+ACTIVE_STATES = (RoutingState.ASKED, RoutingState.TAKEN)
+
+
+@dataclass
+class RoutingAdvice:
+    """Whether to ask people, and whom: kb advises routing when no existing answer fits."""
+
+    best_match: Entry | None  # the closest answered case or practice
+    best_similarity: float | None
+    should_route: bool
+    experts: list[Expert]
+
+
+def problem_text(problem: Entry) -> str:
+    return f"{problem.title}\n{problem.body}"
+
+
+def open_load(session: Session) -> dict[str, int]:
+    """Per person handle: open problems routed to them and not yet declined or passed."""
+    rows = session.execute(
+        select(Person.handle, func.count())
+        .join(Routing, Routing.person_id == Person.id)
+        .join(Entry, Entry.id == Routing.problem_id)
+        .where(Routing.state.in_(ACTIVE_STATES), Entry.status == EntryStatus.OPEN)
+        .group_by(Person.handle)
+    )
+    return {handle: count for handle, count in rows}
+
+
+def unavailable_people(session: Session) -> set[str]:
+    rows = session.scalars(
+        select(Person.handle).where((Person.away.is_(True)) | (Person.routing_opt_out.is_(True)))
+    )
+    return set(rows)
+
+
+def suggest_people(
+    engine: SearchEngine,
+    session: Session,
+    text: str,
+    *,
+    asker: Person | None = None,
+    community: str | None = None,
+    limit: int = 3,
+    exclude: set[str] | None = None,
+    now: datetime | None = None,
+) -> list[Expert]:
+    """The people to ask, with reasons; never the asker, nobody away or opted out."""
+    excluded = set(exclude or ())
+    if asker is not None:
+        excluded.add(asker.handle)
+    return find_experts(
+        engine,
+        text,
+        community=community,
+        limit=limit,
+        load=open_load(session),
+        exclude=excluded,
+        unavailable=unavailable_people(session),
+        now=now,
+    )
+
+
+def advise(
+    engine: SearchEngine,
+    session: Session,
+    problem: Entry,
+    *,
+    threshold: float,
+    limit: int = 3,
+    now: datetime | None = None,
+) -> RoutingAdvice:
+    """For an open problem: the closest answered case, and who to ask if it is not close."""
+    results = engine.search(problem_text(problem)[: engine.settings.max_query_chars], limit=10)
+    best: Entry | None = None
+    best_similarity: float | None = None
+    for hit in results.hits:
+        if hit.id == problem.external_id or hit.dense_score is None:
+            continue
+        answered = hit.kind == EntryKind.PRACTICE or hit.accepted_solution is not None
+        answered = answered or (
+            hit.kind == EntryKind.SOLUTION and hit.solves != problem.external_id
+        )
+        if answered and (best_similarity is None or hit.dense_score > best_similarity):
+            best_similarity = hit.dense_score
+            best = session.scalar(select(Entry).where(Entry.external_id == hit.id))
+    already = {r.person.handle for r in routings_of(session, problem)}
+    experts = suggest_people(
+        engine,
+        session,
+        problem_text(problem),
+        asker=problem.author,
+        community=None,
+        limit=limit,
+        exclude=already,
+        now=now,
+    )
+    should_route = problem.status == EntryStatus.OPEN and (
+        best_similarity is None or best_similarity < threshold
+    )
+    return RoutingAdvice(best, best_similarity, should_route, experts)
+
+
+def routings_of(session: Session, problem: Entry) -> list[Routing]:
+    return list(
+        session.scalars(
+            select(Routing).where(Routing.problem_id == problem.id).order_by(Routing.created_at)
+        )
+    )
+
+
+def may_route(person: Person, problem: Entry) -> bool:
+    return person.id == problem.author_id or has_role(person, Role.TUTOR)
+
+
+def route_problem(
+    session: Session,
+    actor: Person,
+    problem: Entry,
+    experts: list[Expert],
+    note: str = "",
+    now: datetime | None = None,
+) -> list[Routing]:
+    """Ask each expert (the asker or a tutor confirms); people already asked are skipped."""
+    if problem.kind != EntryKind.PROBLEM:
+        raise InvalidContribution(f"{problem.external_id} is a {problem.kind}, not a problem")
+    if not may_route(actor, problem):
+        raise NotAllowed("only the person who asked this problem or a tutor can route it")
+    if problem.status != EntryStatus.OPEN:
+        raise InvalidContribution("this problem is solved already; nobody needs to be asked")
+    if not experts:
+        raise InvalidContribution("nobody to ask: no one has solved a similar problem yet")
+    asked = {r.person_id for r in routings_of(session, problem)}
+    created = []
+    for expert in experts:
+        person = _person(session, expert.person)
+        if person.id in asked or person.id == problem.author_id:
+            continue
+        created.append(
+            _new_routing(session, problem, person, actor, _reasons(expert), note, now=now)
+        )
+    if not created:
+        raise InvalidContribution("everyone named has been asked already or asked the problem")
+    return created
+
+
+def _new_routing(
+    session: Session,
+    problem: Entry,
+    person: Person,
+    routed_by: Person | None,
+    reasons: list[dict[str, object]],
+    note: str,
+    *,
+    escalation: bool = False,
+    now: datetime | None = None,
+) -> Routing:
+    moment = now or utcnow()
+    routing = Routing(
+        problem_id=problem.id,
+        person_id=person.id,
+        routed_by_id=routed_by.id if routed_by else None,
+        state=RoutingState.ASKED,
+        reasons=reasons,
+        note=" ".join(note.split())[:2000],
+        escalation=escalation,
+        created_at=moment,
+        updated_at=moment,
+    )
+    session.add(routing)
+    session.flush()
+    return routing
+
+
+def _person(session: Session, handle: str) -> Person:
+    person = session.scalar(select(Person).where(Person.handle == handle.strip()))
+    if person is None:
+        raise InvalidContribution(f"nobody is called {handle!r}")
+    return person
+
+
+def _own_active_routing(actor: Person, routing: Routing) -> None:
+    if routing.person_id != actor.id:
+        raise NotAllowed("only the person this problem was asked of can do that")
+    if routing.state not in ACTIVE_STATES:
+        raise InvalidContribution(f"this request is {routing.state} already")
+
+
+def take(session: Session, actor: Person, routing: Routing, now: datetime | None = None) -> None:
+    _own_active_routing(actor, routing)
+    routing.state = RoutingState.TAKEN
+    routing.updated_at = now or utcnow()
+    routing.read_at = routing.read_at or routing.updated_at
+
+
+def decline(
+    session: Session,
+    engine: SearchEngine,
+    actor: Person,
+    routing: Routing,
+    note: str = "",
+    now: datetime | None = None,
+) -> Routing | None:
+    """Decline; the problem goes on to the next suggested person not asked yet, if any."""
+    _own_active_routing(actor, routing)
+    routing.state = RoutingState.DECLINED
+    routing.note = " ".join(note.split())[:2000] or routing.note
+    routing.updated_at = now or utcnow()
+    problem = routing.problem
+    already = {r.person.handle for r in routings_of(session, problem)}
+    following = suggest_people(
+        engine,
+        session,
+        problem_text(problem),
+        asker=problem.author,
+        limit=1,
+        exclude=already,
+        now=now,
+    )
+    if not following:
+        return None
+    person = _person(session, following[0].person)
+    return _new_routing(session, problem, person, None, _reasons(following[0]), "", now=now)
+
+
+def _reasons(expert: Expert) -> list[dict[str, object]]:
+    return [
+        {
+            "case_id": r.case_id,
+            "title": r.title,
+            "role": str(r.role),
+            "similarity": round(r.similarity, 3),
+        }
+        for r in expert.reasons
+    ]
+
+
+def pass_to(
+    session: Session,
+    actor: Person,
+    routing: Routing,
+    handle: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> Routing:
+    """Hand the problem on to someone the routed person knows is better placed."""
+    _own_active_routing(actor, routing)
+    other = _person(session, handle)
+    problem = routing.problem
+    if other.id == problem.author_id:
+        raise InvalidContribution(f"{other.handle} asked this problem")
+    if other.id == actor.id:
+        raise InvalidContribution("pass it to someone else")
+    if any(
+        r.person_id == other.id and r.state in ACTIVE_STATES for r in routings_of(session, problem)
+    ):
+        raise InvalidContribution(f"{other.handle} has been asked already")
+    routing.state = RoutingState.PASSED
+    routing.updated_at = now or utcnow()
+    reasons: list[dict[str, object]] = [{"passed_by": actor.handle}]
+    return _new_routing(session, problem, other, actor, reasons, note, now=now)
+
+
+def escalate_overdue(
+    session: Session, deadline_days: float, now: datetime | None = None
+) -> list[Routing]:
+    """Open problems routed more than `deadline_days` ago that still have no solution go to
+    the tutors of their community (any tutor if the community has none)."""
+    moment = now or utcnow()
+    cutoff = moment - timedelta(days=deadline_days)
+    first_routed = (
+        select(Routing.problem_id, func.min(Routing.created_at).label("first"))
+        .group_by(Routing.problem_id)
+        .subquery()
+    )
+    problems = session.scalars(
+        select(Entry)
+        .join(first_routed, first_routed.c.problem_id == Entry.id)
+        .where(Entry.status == EntryStatus.OPEN, first_routed.c.first <= cutoff)
+    )
+    tutors = [p for p in session.scalars(select(Person)) if Role.TUTOR in (p.roles or [])]
+    escalated = []
+    for problem in problems:
+        has_solution = session.scalar(
+            select(func.count()).select_from(Entry).where(Entry.solves_id == problem.id)
+        )
+        routings = routings_of(session, problem)
+        if has_solution or any(r.escalation for r in routings):
+            continue
+        local = [t for t in tutors if problem.community.slug in (t.communities or [])]
+        for tutor in local or tutors:
+            if tutor.id == problem.author_id:
+                continue
+            days = (moment - min(r.created_at for r in routings)).days
+            note = f"unanswered {days} days after it was routed"
+            escalated.append(
+                _new_routing(session, problem, tutor, None, [], note, escalation=True, now=moment)
+            )
+    return escalated
+
+
+def inbox(session: Session, person: Person) -> list[Routing]:
+    """What was asked of this person, open requests first, newest first."""
+    routings = session.scalars(
+        select(Routing).where(Routing.person_id == person.id).order_by(Routing.created_at.desc())
+    )
+    return sorted(routings, key=lambda r: r.state not in ACTIVE_STATES)
+
+
+def unread_count(session: Session, person: Person) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Routing)
+            .where(
+                Routing.person_id == person.id,
+                Routing.read_at.is_(None),
+                Routing.state.in_(ACTIVE_STATES),
+            )
+        )
+        or 0
+    )
+
+
+def mark_read(routings: list[Routing], now: datetime | None = None) -> None:
+    moment = now or utcnow()
+    for routing in routings:
+        routing.read_at = routing.read_at or moment
+
+
+def being_worked_on(session: Session, problem_ids: list[int]) -> dict[int, list[Person]]:
+    """Per problem: the people who took it and are working on it."""
+    working: dict[int, list[Person]] = defaultdict(list)
+    if not problem_ids:
+        return working
+    for routing in session.scalars(
+        select(Routing).where(
+            Routing.problem_id.in_(problem_ids), Routing.state == RoutingState.TAKEN
+        )
+    ):
+        working[routing.problem_id].append(routing.person)
+    return working
+
+
+def workers_by_external_id(session: Session, external_ids: list[str]) -> dict[str, list[str]]:
+    """Per problem id (as shown): names of the people working on it."""
+    rows = session.execute(
+        select(Entry.external_id, Person.name)
+        .join(Routing, Routing.problem_id == Entry.id)
+        .join(Person, Person.id == Routing.person_id)
+        .where(Entry.external_id.in_(external_ids), Routing.state == RoutingState.TAKEN)
+    )
+    working: dict[str, list[str]] = defaultdict(list)
+    for external_id, name in rows:
+        working[external_id].append(name)
+    return dict(working)

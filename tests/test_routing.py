@@ -1,0 +1,196 @@
+"""Routing an open problem to the people who solved similar ones: suggestions with
+reasons, the inbox, take / decline / pass, load and away, escalation with set time."""
+
+import math
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from kb.cli import main
+from kb.models import Entry, Person, utcnow
+from kb.settings import Settings
+from search import routing
+from search.engine import SearchEngine
+from search.experts import ExpertScoring
+from tests.web_helpers import SignedIn
+from web.app import create_app
+
+# Paraphrases MNT-P-001 ("SINUMERIK alarm 25201 on lathe L3 after warm-up"), whose
+# accepted solution marta.kowalski wrote.
+LATHE = {
+    "title": "Our lathe halts with a drive alarm once it has warmed up",
+    "body": "Cold in the morning it runs fine; after an hour the X axis drive faults.",
+    "community": "maintenance",
+}
+
+
+@pytest.fixture
+def app(demo_people: Settings) -> Iterator[object]:
+    with TestClient(create_app(demo_people)) as client:
+        yield client.app
+
+
+def engine_of(app: object) -> SearchEngine:
+    return app.state.engine  # type: ignore[attr-defined, no-any-return]
+
+
+def post_problem(person: SignedIn, problem: dict[str, str] = LATHE) -> str:
+    response = person.post("/api/problems", problem)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_the_problem_reaches_the_right_inbox_with_reasons_and_shows_who_works_on_it(
+    app: object,
+) -> None:
+    tomas, marta = SignedIn(app, "tomas.novak"), SignedIn(app, "marta.kowalski")
+    problem = post_problem(tomas)
+
+    advice = tomas.client.get(f"/api/problems/{problem}/advice").json()
+    experts = advice["experts"]["experts"]
+    assert experts[0]["id"] == "marta.kowalski"
+    assert "MNT-P-001" in {reason["case_id"] for reason in experts[0]["reasons"]}
+    assert "tomas.novak" not in {expert["id"] for expert in experts}
+
+    routed = tomas.post(f"/api/problems/{problem}/route", {"note": "Night shift, L5"})
+    assert routed.status_code == 201, routed.text
+    assert [r["person"] for r in routed.json()] == [e["id"] for e in experts]
+
+    inbox = marta.client.get("/api/inbox").json()
+    assert inbox["unread"] == 1
+    request = inbox["items"][0]
+    assert request["problem"] == problem and request["note"] == "Night shift, L5"
+    assert "MNT-P-001" in {reason["case_id"] for reason in request["reasons"]}
+    assert 'class="unread">1<' in marta.client.get("/").text
+    assert "you solved" in marta.client.get("/inbox").text
+    assert marta.client.get("/api/inbox").json()["unread"] == 0  # seen
+
+    assert marta.post(f"/api/routings/{request['id']}/take").json()["state"] == "taken"
+    hits = tomas.client.get("/api/search", params={"q": LATHE["title"]}).json()["hits"]
+    hit = next(h for h in hits if h["id"] == problem)
+    assert hit["being_worked_on_by"] == ["Marta Kowalski"]
+    assert "Being worked on by" in tomas.client.get(f"/entries/{problem}").text
+
+
+def test_only_the_asker_or_a_tutor_routes_and_only_the_routed_person_takes(
+    app: object,
+) -> None:
+    tomas, priya = SignedIn(app, "tomas.novak"), SignedIn(app, "priya.nair")
+    peter = SignedIn(app, "peter.lindqvist")  # a tutor
+    problem = post_problem(tomas)
+
+    refused = priya.post(f"/api/problems/{problem}/route", {"people": ["jonas.weber"]})
+    assert refused.status_code == 403
+    assert "only the person who asked this problem or a tutor" in refused.text
+    routed = peter.post(f"/api/problems/{problem}/route", {"people": ["jonas.weber"]})
+    assert routed.status_code == 201 and routed.json()[0]["routed_by"] == "peter.lindqvist"
+
+    taken = priya.post(f"/api/routings/{routed.json()[0]['id']}/take")
+    assert taken.status_code == 403
+    assert "only the person this problem was asked of" in taken.text
+
+
+def test_the_asker_is_never_routed_to(app: object) -> None:
+    marta = SignedIn(app, "marta.kowalski")
+    problem = post_problem(marta)
+    experts = marta.client.get(f"/api/problems/{problem}/advice").json()["experts"]["experts"]
+    assert experts and "marta.kowalski" not in {e["id"] for e in experts}
+    response = marta.post(f"/api/problems/{problem}/route", {"people": ["marta.kowalski"]})
+    assert response.status_code == 422
+    assert "asked the problem" in response.json()["error"]["message"]
+
+
+def test_a_declined_request_goes_to_the_next_person(app: object) -> None:
+    tomas = SignedIn(app, "tomas.novak")
+    problem = post_problem(tomas)
+    experts = tomas.client.get(f"/api/problems/{problem}/advice").json()["experts"]["experts"]
+    first, second = experts[0]["id"], experts[1]["id"]
+    routed = tomas.post(f"/api/problems/{problem}/route", {"people": [first]}).json()
+
+    person = SignedIn(app, first)
+    answer = person.post(f"/api/routings/{routed[0]['id']}/decline", {"note": "on leave"})
+    declined, successor = answer.json()
+    assert declined["state"] == "declined"
+    assert successor["person"] == second and successor["state"] == "asked"
+    assert successor["person"] != "tomas.novak"
+
+
+def test_passing_on_reaches_the_named_person(app: object) -> None:
+    tomas, marta = SignedIn(app, "tomas.novak"), SignedIn(app, "marta.kowalski")
+    problem = post_problem(tomas)
+    routed = tomas.post(f"/api/problems/{problem}/route", {"people": ["marta.kowalski"]})
+    passed = marta.post(
+        f"/api/routings/{routed.json()[0]['id']}/pass", {"to": "priya.nair", "note": "drives"}
+    ).json()
+    assert [r["state"] for r in passed] == ["passed", "asked"]
+    assert passed[1]["person"] == "priya.nair" and passed[1]["routed_by"] == "marta.kowalski"
+    back = marta.post(f"/api/routings/{passed[1]['id']}/pass", {"to": "jonas.weber"})
+    assert back.status_code == 403  # it is priya's request now
+
+
+def test_away_and_load_change_who_is_suggested(app: object, demo_people: Settings) -> None:
+    engine = engine_of(app)
+    text = f"{LATHE['title']}\n{LATHE['body']}"
+    with engine.database.session() as session:
+        before = routing.suggest_people(engine, session, text, limit=5)
+    top, runner_up = before[0], before[1]
+
+    away = SignedIn(app, top.person)
+    assert away.patch("/api/me", {"away": True}).json()["away"] is True
+    with engine.database.session() as session:
+        assert top.person not in {e.person for e in routing.suggest_people(engine, session, text)}
+    away.patch("/api/me", {"away": False})
+
+    # Enough open requests on the top person to push them below the runner-up.
+    penalty = ExpertScoring().load_penalty
+    needed = math.floor((top.score / runner_up.score - 1) / penalty) + 1
+    asker = SignedIn(app, "leon.fischer")
+    for number in range(needed):
+        problem = post_problem(asker, {**LATHE, "title": f"Unrelated request {number}"})
+        asker.post(f"/api/problems/{problem}/route", {"people": [top.person]})
+    with engine.database.session() as session:
+        after = routing.suggest_people(engine, session, text, limit=5)
+    busy = next(e for e in after if e.person == top.person)
+    assert busy.open_routed == needed
+    assert after[0].person != top.person
+
+
+def test_unanswered_problems_escalate_to_the_communitys_tutors_once(
+    app: object, demo_people: Settings
+) -> None:
+    tomas = SignedIn(app, "tomas.novak")
+    problem_id = post_problem(tomas)
+    tomas.post(f"/api/problems/{problem_id}/route", {"people": ["marta.kowalski"]})
+    engine = engine_of(app)
+    now = utcnow()
+    with engine.database.session() as session:
+        assert routing.escalate_overdue(session, 3, now=now + timedelta(days=2)) == []
+        escalated = routing.escalate_overdue(session, 3, now=now + timedelta(days=4))
+        tutors = sorted(r.person.handle for r in escalated)
+        assert all(r.escalation for r in escalated)
+        session.commit()
+        # the maintenance community's tutors
+        assert tutors == ["lena.hoffmann", "peter.lindqvist"]
+        assert routing.escalate_overdue(session, 3, now=now + timedelta(days=9)) == []
+
+        problem = session.scalar(select(Entry).where(Entry.external_id == problem_id))
+        assert problem is not None
+        peter = session.scalar(select(Person).where(Person.handle == "peter.lindqvist"))
+        assert peter is not None and routing.unread_count(session, peter) == 1
+
+
+def test_kb_escalate_on_the_command_line(app: object, demo_people: Settings) -> None:
+    tomas = SignedIn(app, "tomas.novak")
+    problem = post_problem(tomas)
+    tomas.post(f"/api/problems/{problem}/route", {"people": ["marta.kowalski"]})
+    later = (utcnow() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
+    env = {"KB_HOME": str(Path(demo_people.home))}
+    result = CliRunner().invoke(main, ["escalate", "--now", later], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"{problem} → peter.lindqvist (tutor)" in result.output
+    assert "Escalated 2 request(s); deadline 3 days." in result.output

@@ -1,0 +1,243 @@
+"""The JSON API for routing: advice on an open problem, asking people, the inbox, and
+taking, declining or passing a request."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb.models import Person, Routing
+from search import routing as kb_routing
+from search.experts import Expert
+from search.routing import RoutingAdvice
+from web.api_experts import ExpertsResponse
+from web.auth import ApiWriterDep, ReaderDep, SignedInDep
+from web.deps import EngineDep, SessionDep, entry_or_404
+from web.schemas import ErrorResponse
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (401, 403, 404, 422)
+}
+router = APIRouter(prefix="/api", responses=ERRORS)
+EntryId = Annotated[str, Path(description="The problem's id, as shown on its page.")]
+
+
+class RoutingOut(BaseModel):
+    id: int
+    problem: str
+    problem_title: str
+    person: str
+    state: str
+    routed_by: str | None
+    escalation: bool
+    note: str
+    reasons: list[dict[str, object]]
+    created_at: datetime
+    updated_at: datetime
+    read: bool
+
+    @classmethod
+    def from_routing(cls, routing: Routing) -> "RoutingOut":
+        return cls(
+            id=routing.id,
+            problem=routing.problem.external_id,
+            problem_title=routing.problem.title,
+            person=routing.person.handle,
+            state=routing.state,
+            routed_by=routing.routed_by.handle if routing.routed_by else None,
+            escalation=routing.escalation,
+            note=routing.note,
+            reasons=list(routing.reasons),
+            created_at=routing.created_at,
+            updated_at=routing.updated_at,
+            read=routing.read_at is not None,
+        )
+
+
+class AdviceOut(BaseModel):
+    problem: str
+    should_route: bool
+    best_match: str | None
+    best_similarity: float | None
+    experts: ExpertsResponse
+    routings: list[RoutingOut]
+
+
+class RouteIn(BaseModel):
+    people: list[str] | None = Field(
+        default=None, description="Handles to ask; default: kb's suggestions.", max_length=20
+    )
+    note: str = Field(default="", max_length=2000)
+
+
+class DeclineIn(BaseModel):
+    note: str = Field(default="", max_length=2000)
+
+
+class PassIn(BaseModel):
+    to: str = Field(description="Handle of the person to pass it to.", max_length=100)
+    note: str = Field(default="", max_length=2000)
+
+
+class InboxOut(BaseModel):
+    unread: int
+    items: list[RoutingOut]
+
+
+class AvailabilityIn(BaseModel):
+    away: bool | None = None
+    routing_opt_out: bool | None = None
+
+
+class AvailabilityOut(BaseModel):
+    id: str
+    away: bool
+    routing_opt_out: bool
+
+
+def advice_for(
+    request: Request, session: Session, engine: EngineDep, external_id: str
+) -> RoutingAdvice:
+    settings = request.app.state.settings
+    problem = entry_or_404(session, external_id)
+    if problem.kind != "problem":
+        raise HTTPException(422, f"{external_id} is a {problem.kind}; only problems are routed")
+    return kb_routing.advise(
+        engine,
+        session,
+        problem,
+        threshold=settings.routing_threshold,
+        limit=settings.routing_people,
+    )
+
+
+@router.get("/problems/{external_id}/advice", response_model=AdviceOut, tags=["routing"])
+def api_advice(
+    request: Request,
+    external_id: EntryId,
+    _reader: ReaderDep,
+    session: SessionDep,
+    engine: EngineDep,
+) -> AdviceOut:
+    """Is there an answer close enough? If not, who should be asked, and why."""
+    advice = advice_for(request, session, engine, external_id)
+    problem = entry_or_404(session, external_id)
+    return AdviceOut(
+        problem=external_id,
+        should_route=advice.should_route,
+        best_match=advice.best_match.external_id if advice.best_match else None,
+        best_similarity=advice.best_similarity,
+        experts=ExpertsResponse.from_experts(problem.title, None, advice.experts),
+        routings=[RoutingOut.from_routing(r) for r in kb_routing.routings_of(session, problem)],
+    )
+
+
+def chosen_experts(
+    session: Session, suggested: list[Expert], handles: list[str] | None
+) -> list[Expert]:
+    """kb's suggestions, or the people named, keeping kb's reasons where it has them."""
+    if handles is None:
+        return suggested
+    by_handle = {expert.person: expert for expert in suggested}
+    chosen = []
+    for handle in handles:
+        if handle in by_handle:
+            chosen.append(by_handle[handle])
+        else:
+            person = session.scalar(select(Person).where(Person.handle == handle))
+            if person is None:
+                raise HTTPException(422, f"nobody is called {handle!r}")
+            chosen.append(Expert(person=person.handle, name=person.name, score=0.0))
+    return chosen
+
+
+@router.post(
+    "/problems/{external_id}/route",
+    response_model=list[RoutingOut],
+    status_code=201,
+    tags=["routing"],
+)
+def api_route(
+    request: Request,
+    external_id: EntryId,
+    payload: RouteIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+) -> list[RoutingOut]:
+    """Ask people about an open problem (its asker or a tutor): it lands in their inboxes."""
+    advice = advice_for(request, session, engine, external_id)
+    problem = entry_or_404(session, external_id)
+    experts = chosen_experts(session, advice.experts, payload.people)
+    routings = kb_routing.route_problem(session, person, problem, experts, payload.note)
+    session.commit()
+    return [RoutingOut.from_routing(r) for r in routings]
+
+
+@router.get("/inbox", response_model=InboxOut, tags=["routing"])
+def api_inbox(person: SignedInDep, session: SessionDep) -> InboxOut:
+    """Problems asked of you, open ones first."""
+    items = kb_routing.inbox(session, person)
+    return InboxOut(
+        unread=kb_routing.unread_count(session, person),
+        items=[RoutingOut.from_routing(r) for r in items],
+    )
+
+
+def _routing(session: Session, routing_id: int) -> Routing:
+    routing = session.get(Routing, routing_id)
+    if routing is None:
+        raise HTTPException(404, f"no request has the id {routing_id}")
+    return routing
+
+
+@router.post("/routings/{routing_id}/take", response_model=RoutingOut, tags=["routing"])
+def api_take(routing_id: int, person: ApiWriterDep, session: SessionDep) -> RoutingOut:
+    """Take the problem: everyone who finds it sees that you are working on it."""
+    routing = _routing(session, routing_id)
+    kb_routing.take(session, person, routing)
+    session.commit()
+    return RoutingOut.from_routing(routing)
+
+
+@router.post("/routings/{routing_id}/decline", response_model=list[RoutingOut], tags=["routing"])
+def api_decline(
+    routing_id: int,
+    payload: DeclineIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+) -> list[RoutingOut]:
+    """Decline; kb asks the next suggested person. Answers with both requests."""
+    routing = _routing(session, routing_id)
+    successor = kb_routing.decline(session, engine, person, routing, payload.note)
+    session.commit()
+    return [RoutingOut.from_routing(r) for r in (routing, successor) if r is not None]
+
+
+@router.post("/routings/{routing_id}/pass", response_model=list[RoutingOut], tags=["routing"])
+def api_pass(
+    routing_id: int, payload: PassIn, person: ApiWriterDep, session: SessionDep
+) -> list[RoutingOut]:
+    """Pass the problem on to someone better placed. Answers with both requests."""
+    routing = _routing(session, routing_id)
+    passed = kb_routing.pass_to(session, person, routing, payload.to, payload.note)
+    session.commit()
+    return [RoutingOut.from_routing(routing), RoutingOut.from_routing(passed)]
+
+
+@router.patch("/me", response_model=AvailabilityOut, tags=["accounts"])
+def api_availability(
+    payload: AvailabilityIn, person: ApiWriterDep, session: SessionDep
+) -> AvailabilityOut:
+    """Mark yourself away, or opt out of routing; kb then suggests other people."""
+    me = person
+    if payload.away is not None:
+        me.away = payload.away
+    if payload.routing_opt_out is not None:
+        me.routing_opt_out = payload.routing_opt_out
+    session.commit()
+    return AvailabilityOut(id=me.handle, away=me.away, routing_opt_out=me.routing_opt_out)

@@ -1,0 +1,133 @@
+"""Routing in the pages: who could help on an open problem, asking them, the inbox."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from kb.models import Entry, Person, Routing
+from search import routing as kb_routing
+from web.api_routing import chosen_experts
+from web.auth import FormWriterDep, SignedInDep
+from web.deps import EngineDep, SessionDep, entry_or_404
+from web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+FormText = Annotated[str, Form()]
+
+
+def routing_context(
+    request: Request, session: Session, engine: EngineDep, entry: Entry, viewer: Person | None
+) -> dict[str, Any]:
+    """For an open problem: the advice (who could help, and why) and who was asked."""
+    if entry.kind != "problem":
+        return {}
+    routings = kb_routing.routings_of(session, entry)
+    context: dict[str, Any] = {
+        "routings": routings,
+        "working_on": [r.person for r in routings if r.state == "taken"],
+        "may_route": viewer is not None and kb_routing.may_route(viewer, entry),
+        "advice": None,
+    }
+    if entry.status == "open":
+        settings = request.app.state.settings
+        context["advice"] = kb_routing.advise(
+            engine,
+            session,
+            entry,
+            threshold=settings.routing_threshold,
+            limit=settings.routing_people,
+        )
+    return context
+
+
+@router.post("/entries/{external_id}/route")
+def post_route(
+    request: Request,
+    external_id: str,
+    person: FormWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+    people: Annotated[list[str], Form()],
+    note: FormText = "",
+) -> Response:
+    problem = entry_or_404(session, external_id)
+    settings = request.app.state.settings
+    advice = kb_routing.advise(
+        engine,
+        session,
+        problem,
+        threshold=settings.routing_threshold,
+        limit=settings.routing_people,
+    )
+    experts = chosen_experts(session, advice.experts, people)
+    kb_routing.route_problem(session, person, problem, experts, note)
+    session.commit()
+    return RedirectResponse(f"/entries/{problem.external_id}#routing", status_code=303)
+
+
+@router.get("/inbox", response_class=HTMLResponse, name="inbox_page")
+def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Response:
+    items = kb_routing.inbox(session, person)
+    unread = {item.id for item in items if item.read_at is None}
+    response = templates.TemplateResponse(
+        request, "inbox.html", {"items": items, "unread": unread, "me": person}
+    )
+    kb_routing.mark_read(items)
+    session.commit()
+    return response
+
+
+def _routing(session: Session, routing_id: int) -> Routing:
+    routing = session.get(Routing, routing_id)
+    if routing is None:
+        raise HTTPException(404, f"no request has the id {routing_id}")
+    return routing
+
+
+@router.post("/routings/{routing_id}/take")
+def post_take(routing_id: int, person: FormWriterDep, session: SessionDep) -> Response:
+    routing = _routing(session, routing_id)
+    kb_routing.take(session, person, routing)
+    session.commit()
+    return RedirectResponse(f"/entries/{routing.problem.external_id}", status_code=303)
+
+
+@router.post("/routings/{routing_id}/decline")
+def post_decline(
+    routing_id: int,
+    person: FormWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+    note: FormText = "",
+) -> Response:
+    kb_routing.decline(session, engine, person, _routing(session, routing_id), note)
+    session.commit()
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.post("/routings/{routing_id}/pass")
+def post_pass(
+    routing_id: int,
+    person: FormWriterDep,
+    session: SessionDep,
+    to: FormText = "",
+    note: FormText = "",
+) -> Response:
+    kb_routing.pass_to(session, person, _routing(session, routing_id), to, note)
+    session.commit()
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.post("/me/availability")
+def post_availability(
+    person: FormWriterDep,
+    session: SessionDep,
+    away: FormText = "",
+    routing_opt_out: FormText = "",
+) -> Response:
+    person.away = away == "on"
+    person.routing_opt_out = routing_opt_out == "on"
+    session.commit()
+    return RedirectResponse("/inbox", status_code=303)
