@@ -58,8 +58,13 @@ def user_group() -> None:
     help="Read the password from the first line of this file instead of asking for it.",
 )
 @click.option("--full-name", default=None, help="Name shown on pages [default: NAME].")
+@click.option("--email", default=None, help="Where routed problems are e-mailed (if SMTP is set).")
 def user_add(
-    name: str, roles: tuple[str, ...], password_file: Path | None, full_name: str | None
+    name: str,
+    roles: tuple[str, ...],
+    password_file: Path | None,
+    full_name: str | None,
+    email: str | None,
 ) -> None:
     """Create the user NAME, or give an existing person (for example an imported
     author) the roles and a password. Roles only add up; nothing is taken away.
@@ -74,6 +79,10 @@ def user_add(
         password = _read_password(password_file)
         with _context().database.session() as session:
             person, created = add_user(session, name, parsed, password, full_name)
+            if email:
+                if "@" not in email or any(c.isspace() for c in email):
+                    raise AccountError(f"{email!r} is not an e-mail address")
+                person.email = email
             session.commit()
             verb = "Created" if created else "Updated"
             click.echo(f"{verb} {person.handle} ({', '.join(person.roles)}); they can sign in now.")

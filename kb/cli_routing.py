@@ -24,6 +24,7 @@ def escalate_command(days: float | None, now_text: str | None) -> None:
     still have no solution: each goes to its community's tutors (any tutor if it has
     none), once. Run it from cron, for example hourly.
     """
+    from kb.notify import notify
     from search.routing import escalate_overdue
 
     context = click.get_current_context().find_root().obj
@@ -37,8 +38,11 @@ def escalate_command(days: float | None, now_text: str | None) -> None:
     with context.database.session() as session:
         escalated = escalate_overdue(session, deadline, now=now)
         session.commit()
+        mailed = notify(context.settings, escalated)
         for routing in escalated:
             click.echo(
                 f"{routing.problem.external_id} → {routing.person.handle} (tutor): {routing.note}"
             )
         click.echo(f"Escalated {len(escalated)} request(s); deadline {deadline:g} days.")
+        if mailed:
+            click.echo(f"E-mailed {mailed} of them.")

@@ -192,6 +192,8 @@ def _upsert_people(
         person.expertise = record.expertise
         person.roles = list(record.roles)
         person.communities = list(record.communities)
+        if record.email:
+            person.email = record.email
     session.flush()
     return people
 

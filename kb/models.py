@@ -61,6 +61,8 @@ class Person(Base):
     communities: Mapped[list[str]] = mapped_column(JSON, default=list)
     # argon2 hash; None means this person cannot sign in (yet).
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Where routed problems are mailed, if KB_SMTP_HOST is set.
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
     # Away people and people who opted out are not suggested for routing.
     away: Mapped[bool] = mapped_column(Boolean, default=False)
     routing_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -89,6 +89,7 @@ class PersonRecord(BaseModel):
     expertise: str = ""
     roles: list[str] = Field(default_factory=lambda: ["worker"])
     communities: list[str] = Field(default_factory=list)
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 class CommunityRecord(BaseModel):

@@ -72,6 +72,16 @@ class Settings(BaseSettings):
         description="Days a routed problem may stay without a solution before it "
         "escalates to its community's tutors.",
     )
+    smtp_host: str | None = Field(
+        default=None,
+        description="Mail server for routing e-mails; unset (the default) sends none: "
+        "the in-app inbox always works.",
+    )
+    smtp_port: int = Field(default=25, description="Port of KB_SMTP_HOST.")
+    smtp_sender: str = Field(default="kb@localhost", description="From address of e-mails.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Address of kb used in links in e-mails."
+    )
     public_read: bool = Field(
         default=False,
         description="Let people read and search without signing in (`kb demo` turns it on).",

@@ -1,6 +1,8 @@
 """Routing an open problem to the people who solved similar ones: suggestions with
 reasons, the inbox, take / decline / pass, load and away, escalation with set time."""
 
+import email
+import email.policy
 import math
 from collections.abc import Iterator
 from datetime import timedelta
@@ -194,3 +196,60 @@ def test_kb_escalate_on_the_command_line(app: object, demo_people: Settings) -> 
     assert result.exit_code == 0, result.output
     assert f"{problem} → peter.lindqvist (tutor)" in result.output
     assert "Escalated 2 request(s); deadline 3 days." in result.output
+
+
+class MailCollector:
+    def __init__(self) -> None:
+        self.envelopes: list[object] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+def test_routed_people_are_emailed_when_smtp_is_set(demo_people: Settings) -> None:
+    from aiosmtpd.controller import Controller
+
+    from kb.database import Database
+    from tests.conftest import make_settings
+    from tests.web_helpers import free_port
+
+    database = Database.from_settings(demo_people)
+    with database.session() as session:
+        marta = session.scalar(select(Person).where(Person.handle == "marta.kowalski"))
+        assert marta is not None
+        marta.email = "marta@brightwater.example"
+        session.commit()
+    database.dispose()
+
+    collector = MailCollector()
+    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        settings = make_settings(demo_people.home, smtp_host="127.0.0.1", smtp_port=controller.port)
+        with TestClient(create_app(settings)) as client:
+            tomas = SignedIn(client.app, "tomas.novak")
+            problem = post_problem(tomas)
+            routed = tomas.post(f"/api/problems/{problem}/route", {"people": ["marta.kowalski"]})
+            assert routed.status_code == 201
+    finally:
+        controller.stop()
+    assert len(collector.envelopes) == 1
+    envelope = collector.envelopes[0]
+    assert envelope.rcpt_tos == ["marta@brightwater.example"]  # type: ignore[attr-defined]
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)  # type: ignore[attr-defined]
+    assert message["Subject"].strip() == f"[kb] Asked of you: {LATHE['title']}"
+    body = message.get_body().get_content()  # type: ignore[union-attr]
+    assert f"/entries/{problem}" in body and "you solved" in body
+
+
+def test_an_unreachable_mail_server_does_not_stop_routing(demo_people: Settings) -> None:
+    from tests.conftest import make_settings
+    from tests.web_helpers import free_port
+
+    settings = make_settings(demo_people.home, smtp_host="127.0.0.1", smtp_port=free_port())
+    with TestClient(create_app(settings)) as client:
+        tomas = SignedIn(client.app, "tomas.novak")
+        problem = post_problem(tomas)
+        routed = tomas.post(f"/api/problems/{problem}/route", {"people": ["marta.kowalski"]})
+        assert routed.status_code == 201

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.models import Person, Routing
+from kb.notify import notify
 from search import routing as kb_routing
 from search.experts import Expert
 from search.routing import RoutingAdvice
@@ -174,6 +175,7 @@ def api_route(
     experts = chosen_experts(session, advice.experts, payload.people)
     routings = kb_routing.route_problem(session, person, problem, experts, payload.note)
     session.commit()
+    notify(request.app.state.settings, routings)
     return [RoutingOut.from_routing(r) for r in routings]
 
 
@@ -220,12 +222,13 @@ def api_decline(
 
 @router.post("/routings/{routing_id}/pass", response_model=list[RoutingOut], tags=["routing"])
 def api_pass(
-    routing_id: int, payload: PassIn, person: ApiWriterDep, session: SessionDep
+    request: Request, routing_id: int, payload: PassIn, person: ApiWriterDep, session: SessionDep
 ) -> list[RoutingOut]:
     """Pass the problem on to someone better placed. Answers with both requests."""
     routing = _routing(session, routing_id)
     passed = kb_routing.pass_to(session, person, routing, payload.to, payload.note)
     session.commit()
+    notify(request.app.state.settings, [passed])
     return [RoutingOut.from_routing(routing), RoutingOut.from_routing(passed)]
 
 

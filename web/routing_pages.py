@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from kb.models import Entry, Person, Routing
+from kb.notify import notify
 from search import routing as kb_routing
 from web.api_routing import chosen_experts
 from web.auth import FormWriterDep, SignedInDep
@@ -62,8 +63,9 @@ def post_route(
         limit=settings.routing_people,
     )
     experts = chosen_experts(session, advice.experts, people)
-    kb_routing.route_problem(session, person, problem, experts, note)
+    routings = kb_routing.route_problem(session, person, problem, experts, note)
     session.commit()
+    notify(settings, routings)
     return RedirectResponse(f"/entries/{problem.external_id}#routing", status_code=303)
 
 
@@ -96,27 +98,32 @@ def post_take(routing_id: int, person: FormWriterDep, session: SessionDep) -> Re
 
 @router.post("/routings/{routing_id}/decline")
 def post_decline(
+    request: Request,
     routing_id: int,
     person: FormWriterDep,
     session: SessionDep,
     engine: EngineDep,
     note: FormText = "",
 ) -> Response:
-    kb_routing.decline(session, engine, person, _routing(session, routing_id), note)
+    successor = kb_routing.decline(session, engine, person, _routing(session, routing_id), note)
     session.commit()
+    if successor is not None:
+        notify(request.app.state.settings, [successor])
     return RedirectResponse("/inbox", status_code=303)
 
 
 @router.post("/routings/{routing_id}/pass")
 def post_pass(
+    request: Request,
     routing_id: int,
     person: FormWriterDep,
     session: SessionDep,
     to: FormText = "",
     note: FormText = "",
 ) -> Response:
-    kb_routing.pass_to(session, person, _routing(session, routing_id), to, note)
+    passed = kb_routing.pass_to(session, person, _routing(session, routing_id), to, note)
     session.commit()
+    notify(request.app.state.settings, [passed])
     return RedirectResponse("/inbox", status_code=303)
 
 

@@ -1,0 +1,66 @@
+"""E-mail a person when a problem is asked of them, if KB_SMTP_HOST is set.
+
+Sending is best effort: the request is already in their in-app inbox, so an
+unreachable mail server is logged and never undoes or fails the routing.
+"""
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from kb.models import Routing
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def routing_email(settings: Settings, routing: Routing) -> EmailMessage | None:
+    person, problem = routing.person, routing.problem
+    if not person.email:
+        return None
+    base = settings.public_url.rstrip("/")
+    link = f"{base}/entries/{problem.external_id}"
+    why = [
+        f"- you solved: {reason['title']} ({reason['role']})"
+        for reason in routing.reasons
+        if "case_id" in reason
+    ]
+    lines = [
+        f"Hello {person.name},",
+        "",
+        "A colleague has a problem like ones you have solved:"
+        if not routing.escalation
+        else "This problem is still unanswered; as a tutor of its community, can you help?",
+        "",
+        f"  {problem.title}",
+        f"  {link}",
+        "",
+        *(why + [""] if why else []),
+        *([f"Note: {routing.note}", ""] if routing.note else []),
+        f"Take it, decline it or pass it on from your inbox: {base}/inbox",
+    ]
+    message = EmailMessage()
+    message["From"] = settings.smtp_sender
+    message["To"] = person.email
+    message["Subject"] = f"[kb] Asked of you: {problem.title}"
+    message.set_content("\n".join(lines))
+    return message
+
+
+def notify(settings: Settings, routings: list[Routing]) -> int:
+    """Send one e-mail per routing whose person has an address; returns how many went."""
+    if not settings.smtp_host:
+        return 0
+    messages = [m for m in (routing_email(settings, r) for r in routings) if m is not None]
+    if not messages:
+        return 0
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+            for message in messages:
+                smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as error:
+        log.warning(
+            "could not e-mail %d routing(s) via %s: %s", len(messages), settings.smtp_host, error
+        )
+        return 0
+    return len(messages)
