@@ -82,6 +82,8 @@ def test_ask_suggests_the_matching_past_case_while_typing(new_page) -> None:  # 
         "(300 ms of it is the typing pause kb waits for)"
     )
     expect(case.locator(".accepted")).to_contain_text("Accepted solution")
+    expect(page.locator("#expert-results .expert").first).to_be_visible()
+    assert "Tomás Novák" not in page.locator("#expert-results").inner_text()
     assert page.url.endswith("/ask")  # nothing was submitted
 
 
@@ -131,3 +133,32 @@ def test_a_worker_cannot_accept_on_someone_elses_problem(new_page) -> None:  # t
     )
     assert forged.status == 403
     assert "only the person who asked this problem" in forged.text()
+
+
+def test_an_open_problem_is_routed_taken_and_shown_as_being_worked_on(new_page) -> None:  # type: ignore[no-untyped-def]
+    tomas = new_page("tomas.novak")
+    tomas.goto("/ask")
+    tomas.fill("#ask-title", "Lathe L2 X axis drive faults after an hour of running")
+    tomas.fill("#ask-body", "Fine in the morning; once warm the X drive trips.")
+    tomas.select_option("#community", "maintenance")
+    tomas.click("#ask-submit")
+    who = tomas.locator("section.routing .expert")
+    expect(who.first).to_contain_text("Marta Kowalski")
+    expect(who.first).to_contain_text("solved")
+    for box in tomas.locator("section.routing input[type=checkbox]").all():
+        box.check()
+    tomas.click("section.routing button[type=submit]")
+    expect(tomas.locator("section.routing")).to_contain_text("Asked of:")
+    problem_url = tomas.url.split("#")[0]
+
+    marta = new_page("marta.kowalski")
+    expect(marta.locator(".inbox-link .unread")).to_have_text("1")
+    marta.click(".inbox-link")
+    request = marta.locator("article.request").first
+    expect(request).to_contain_text("Lathe L2 X axis drive faults")
+    expect(request).to_contain_text("Why you: you solved")
+    request.locator("button.take").click()
+    expect(marta.locator(".working-on")).to_contain_text("Being worked on by Marta Kowalski")
+
+    tomas.goto(problem_url)
+    expect(tomas.locator(".working-on")).to_contain_text("Marta Kowalski")
