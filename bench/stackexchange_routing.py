@@ -86,7 +86,7 @@ GRID = {
     "solution_weight": [0.3, 0.6, 1.0],
     "asked_weight": [0.0, 0.1],
     "similarity_power": [0.0, 1.0, 2.0, 3.0, 4.0],
-    "half_life_days": [None, 90.0, 365.0],
+    "half_life_days": [None, 90.0, 365.0, 730.0],
 }
 
 

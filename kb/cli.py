@@ -429,11 +429,14 @@ def experts_command(
     cases that gave the evidence.
     """
     from search.engine import validate_query
-    from search.experts import find_experts
+    from search.routing import suggest_people
 
     with _clear_errors():
         validate_query(text, context.settings.max_query_chars)
-        experts = find_experts(context.engine(), text, community=community, limit=limit)
+        engine = context.engine()
+        with context.database.session() as session:
+            # Busy people are down-weighted; away and opted-out people are left out.
+            experts = suggest_people(engine, session, text, community=community, limit=limit)
     if as_json:
         from web.api_experts import ExpertsResponse
 

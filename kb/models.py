@@ -252,4 +252,66 @@ class Routing(Base):
     routed_by: Mapped[Person | None] = relationship(foreign_keys=[routed_by_id])
 
 
+class SearchLog(Base):
+    """One search, or one Ask draft, for the tutors' console.
+
+    `visitor` is a random key kept in the session cookie: it links a search to the
+    result opened next and to a problem posted after it, without saying who searched.
+    `person_id` is kept only when KB_LOG_SEARCHER_IDENTITY is on.
+    """
+
+    __tablename__ = "search_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "search" or "ask"
+    query: Mapped[str] = mapped_column(Text)
+    community: Mapped[str | None] = mapped_column(String(100), default=None)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    best_similarity: Mapped[float | None] = mapped_column(default=None)
+    visitor: Mapped[str] = mapped_column(String(64), default="", index=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    opened_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="SET NULL"), default=None
+    )
+    posted_problem_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="SET NULL"), default=None
+    )
+
+
+class GapState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Gap(Base):
+    """A group of failed searches or unanswered problems that a tutor asked someone to fill."""
+
+    __tablename__ = "gaps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(300))
+    examples: Mapped[list[str]] = mapped_column(JSON, default=list)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    # Mean of the group's L2-normalised vectors (float32 bytes), to recognise the answer.
+    centroid: Mapped[bytes] = mapped_column(LargeBinary)
+    community: Mapped[str | None] = mapped_column(String(100), default=None)
+    assigned_to_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    assigned_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(10), default=GapState.OPEN, index=True)
+    answer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+    assigned_to: Mapped[Person] = relationship(foreign_keys=[assigned_to_id], lazy="joined")
+    assigned_by: Mapped[Person] = relationship(foreign_keys=[assigned_by_id], lazy="joined")
+    answer: Mapped[Entry | None] = relationship()
+
+
 Index("ix_entries_solves_accepted", Entry.solves_id, Entry.accepted)

@@ -82,6 +82,21 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Address of kb used in links in e-mails."
     )
+    log_searcher_identity: bool = Field(
+        default=False,
+        description="Keep who searched in the search log (off: searches stay anonymous).",
+    )
+    search_log_days: int = Field(
+        default=180, description="Days the search log is kept before it is pruned."
+    )
+    failed_search_similarity: float = Field(
+        default=0.5,
+        description="A search whose best hit is less similar than this counts as failed.",
+    )
+    gap_cluster_similarity: float = Field(
+        default=0.55,
+        description="Average similarity that keeps failed searches in one knowledge gap.",
+    )
     public_read: bool = Field(
         default=False,
         description="Let people read and search without signing in (`kb demo` turns it on).",

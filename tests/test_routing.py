@@ -253,3 +253,12 @@ def test_an_unreachable_mail_server_does_not_stop_routing(demo_people: Settings)
         problem = post_problem(tomas)
         routed = tomas.post(f"/api/problems/{problem}/route", {"people": ["marta.kowalski"]})
         assert routed.status_code == 201
+
+
+def test_api_experts_never_suggests_the_person_asking(app: object) -> None:
+    query = {"q": f"{LATHE['title']}\n{LATHE['body']}"}
+    anonymous = TestClient(app).get("/api/experts", params=query).json()  # type: ignore[arg-type]
+    assert anonymous["experts"][0]["id"] == "marta.kowalski"
+    marta = SignedIn(app, "marta.kowalski")
+    mine = marta.client.get("/api/experts", params=query).json()
+    assert mine["experts"] and "marta.kowalski" not in {e["id"] for e in mine["experts"]}

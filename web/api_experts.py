@@ -5,8 +5,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from search.experts import Expert, find_experts
-from web.deps import EngineDep
+from search.experts import Expert
+from search.routing import suggest_people
+from web.auth import ReaderDep
+from web.deps import EngineDep, SessionDep
 from web.schemas import ErrorResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -71,10 +73,15 @@ class ExpertsResponse(BaseModel):
 @router.get("/experts", response_model=ExpertsResponse, tags=["experts"])
 def api_experts(
     engine: EngineDep,
+    session: SessionDep,
+    viewer: ReaderDep,
     q: Annotated[str, Query(description="The problem, in a few words or a few sentences.")],
     community: Annotated[str | None, Query(description="Only cases from this community.")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> ExpertsResponse:
-    """The people who solved problems like `q`, best first, each with the cases that say why."""
-    experts = find_experts(engine, q, community=community, limit=limit)
+    """The people who solved problems like `q`, best first, each with the cases that say why.
+
+    Never the person asking; people who are away or opted out of routing are left out,
+    and people with many open requests come lower."""
+    experts = suggest_people(engine, session, q, asker=viewer, community=community, limit=limit)
     return ExpertsResponse.from_experts(q.strip(), community, experts)

@@ -1,0 +1,118 @@
+"""The search log behind the tutors' console: what people looked for, whether they found
+it, what they opened, and whether they then had to ask."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from kb.models import Person, SearchLog, utcnow
+
+# An Ask page sends a lookup per typing pause; they update one row per visitor and draft.
+ASK_DRAFT_MINUTES = 30
+# A problem posted this soon after a search counts as "searched, then asked".
+POSTED_AFTER_MINUTES = 60
+ABANDONED_AFTER_MINUTES = 30
+
+
+def log_search(
+    session: Session,
+    *,
+    kind: str,
+    query: str,
+    hits: int,
+    best_similarity: float | None,
+    visitor: str,
+    community: str | None = None,
+    person: Person | None = None,
+    now: datetime | None = None,
+) -> SearchLog:
+    """Record a search, or the latest state of an Ask draft (one row per draft)."""
+    moment = now or utcnow()
+    entry = None
+    if kind == "ask" and visitor:
+        entry = session.scalar(
+            select(SearchLog)
+            .where(
+                SearchLog.kind == "ask",
+                SearchLog.visitor == visitor,
+                SearchLog.posted_problem_id.is_(None),
+                SearchLog.at >= moment - timedelta(minutes=ASK_DRAFT_MINUTES),
+            )
+            .order_by(SearchLog.at.desc())
+            .limit(1)
+        )
+    if entry is None:
+        entry = SearchLog(kind=kind, visitor=visitor)
+        session.add(entry)
+    entry.at = moment
+    entry.query = query[:1000]
+    entry.hits = hits
+    entry.best_similarity = best_similarity
+    entry.community = community
+    entry.person_id = person.id if person is not None else None
+    session.flush()
+    return entry
+
+
+def mark_opened(session: Session, log_id: int, visitor: str, entry_id: int) -> None:
+    """The visitor opened this result; only their own log rows can be marked."""
+    session.execute(
+        update(SearchLog)
+        .where(
+            SearchLog.id == log_id,
+            SearchLog.visitor == visitor,
+            SearchLog.opened_entry_id.is_(None),
+        )
+        .values(opened_entry_id=entry_id)
+    )
+
+
+def mark_posted(
+    session: Session, visitor: str, problem_id: int, now: datetime | None = None
+) -> None:
+    """The visitor posted a problem: their recent searches and draft did not answer it."""
+    if not visitor:
+        return
+    moment = now or utcnow()
+    session.execute(
+        update(SearchLog)
+        .where(
+            SearchLog.visitor == visitor,
+            SearchLog.posted_problem_id.is_(None),
+            SearchLog.at >= moment - timedelta(minutes=POSTED_AFTER_MINUTES),
+        )
+        .values(posted_problem_id=problem_id)
+    )
+
+
+def prune(session: Session, keep_days: int, now: datetime | None = None) -> int:
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
+    result = session.execute(delete(SearchLog).where(SearchLog.at < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def failed_searches(
+    session: Session,
+    threshold: float,
+    since: datetime,
+    community: str | None = None,
+    now: datetime | None = None,
+) -> list[SearchLog]:
+    """Searches and Ask drafts that did not find what was needed: the best hit was not
+    similar enough, a problem was posted after them, or nobody opened a result
+    (abandoned; judged once the search is ABANDONED_AFTER_MINUTES old)."""
+    abandoned_before = (now or utcnow()) - timedelta(minutes=ABANDONED_AFTER_MINUTES)
+    query = select(SearchLog).where(SearchLog.at >= since).order_by(SearchLog.at)
+    if community:
+        query = query.where(SearchLog.community == community)
+    failed = []
+    for entry in session.scalars(query):
+        weak = entry.best_similarity is None or entry.best_similarity < threshold
+        asked = entry.posted_problem_id is not None
+        abandoned = (
+            entry.kind == "search" and entry.opened_entry_id is None and entry.at < abandoned_before
+        )
+        if weak or asked or abandoned:
+            failed.append(entry)
+    return failed
