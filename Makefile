@@ -37,6 +37,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/semeval.py
 	$(VENV)/bin/python bench/reindex_throughput.py
+	$(VENV)/bin/python bench/embedding_paths.py
 
 # The browser tests drive Debian's chromium through Playwright (`playwright install`
 # downloads browsers, which these machines cannot). Installed once if it is missing.

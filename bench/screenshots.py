@@ -7,7 +7,7 @@ Signs in as the demo worker leon.fischer (demo password) for the pages with acti
 import sys
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 DEMO_PASSWORD = "brightwater-demo"
@@ -17,6 +17,13 @@ PUBLIC_PAGES = {
     "person": "/people/marta.kowalski",
     "signin": "/signin",
 }
+FAILED_SEARCHES = [
+    "paint booth filter clogs after two days",
+    "spray booth filters block up too quickly",
+    "forklift battery flat every morning",
+    "fork truck battery drains overnight",
+    "book a meeting room for visitors",
+]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -36,18 +43,30 @@ def main(base: str) -> None:
             page.goto(path)
             page.screenshot(path=str(OUT / f"{name}.png"))
 
-        page.goto("/signin")
-        page.fill("#handle", "leon.fischer")
-        page.fill("#password", DEMO_PASSWORD)
-        page.click("form.stacked button[type=submit]")
-        page.wait_for_selector("a.me")
+        sign_in(page, "leon.fischer")
         page.goto("/entries/MNT-P-001")  # leon's own problem: accept, edit, discuss
         page.screenshot(path=str(OUT / "entry.png"), full_page=True)
         page.goto("/ask")
         page.fill("#ask-title", "Lathe stops with a servo fault after running an hour")
         page.wait_for_selector("#similar-results .case")
         page.screenshot(path=str(OUT / "ask.png"))
+        for query in FAILED_SEARCHES:  # something for the console to show
+            page.goto("/search?q=" + query.replace(" ", "+"))
+
+        tutor = browser.new_page(viewport={"width": 1280, "height": 900}, base_url=base)
+        sign_in(tutor, "peter.lindqvist")
+        tutor.goto("/console?weeks=52")
+        tutor.wait_for_selector("svg.chart")
+        tutor.screenshot(path=str(OUT / "console.png"), full_page=True)
         browser.close()
+
+
+def sign_in(page: Page, handle: str) -> None:
+    page.goto("/signin")
+    page.fill("#handle", handle)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_selector("a.me")
 
 
 if __name__ == "__main__":

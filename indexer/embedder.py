@@ -75,8 +75,9 @@ def load_embedder(
         raise ValueError(f"the {backend} backend needs a folder for the exported model")
     from indexer.onnx_embedder import OnnxEmbedder
 
-    precision = "int8" if backend == "onnx-int8" else "fp32"
-    return OnnxEmbedder(model_name, precision, cache_dir, batch_size)
+    return OnnxEmbedder(
+        model_name, "int8" if backend == "onnx-int8" else "fp32", cache_dir, batch_size
+    )
 
 
 def embedding_model_id(model_name: str, backend: str) -> str:

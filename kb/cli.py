@@ -24,7 +24,8 @@ class Context:
     @cached_property
     def database(self) -> Database:
         database = Database.from_settings(self.settings)
-        database.create_schema()
+        with _clear_errors():
+            database.create_schema()
         return database
 
     @cached_property
@@ -42,10 +43,18 @@ class Context:
 def _known_errors() -> tuple[type[Exception], ...]:
     from indexer.model_files import ModelNotFound
     from indexer.vector_index import IndexModelMismatch, IndexUnreadable
+    from kb.database import SchemaOutdated
     from kb.sources import ImportRejected
     from search.engine import QueryError
 
-    return (ImportRejected, QueryError, IndexModelMismatch, IndexUnreadable, ModelNotFound)
+    return (
+        ImportRejected,
+        QueryError,
+        IndexModelMismatch,
+        IndexUnreadable,
+        ModelNotFound,
+        SchemaOutdated,
+    )
 
 
 @contextmanager
@@ -562,8 +571,10 @@ def shipped_corpus() -> Path:
 
 def _register_commands() -> None:
     from kb.cli_accounts import token_group, user_group
+    from kb.cli_report import report_command
     from kb.cli_routing import escalate_command
 
+    main.add_command(report_command)
     main.add_command(user_group)
     main.add_command(token_group)
     main.add_command(escalate_command)

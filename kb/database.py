@@ -4,11 +4,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.models import Base, IndexState
 from kb.settings import Settings
+
+
+class SchemaOutdated(RuntimeError):
+    """The database's tables are older than this kb's model."""
 
 
 class Database:
@@ -36,12 +40,30 @@ class Database:
         from search.keyword import keyword_index_for
 
         Base.metadata.create_all(self.engine)
+        self.check_schema()
         with self.engine.begin() as connection:
             keyword_index_for(self).install(connection)
         with self.session() as session:
             if session.get(IndexState, 1) is None:
                 session.add(IndexState(id=1, generation=0))
                 session.commit()
+
+    def check_schema(self) -> None:
+        """Refuse a database made by an older kb whose tables lack columns we need."""
+        inspector = inspect(self.engine)
+        missing = [
+            f"{table.name}.{column.name}"
+            for table in Base.metadata.sorted_tables
+            for column in table.columns
+            if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
+        ]
+        if missing:
+            raise SchemaOutdated(
+                f"the database {self.engine.url.render_as_string(hide_password=True)} was made "
+                f"by an older kb and lacks {', '.join(missing)}. kb cannot upgrade it in place "
+                "yet: back it up, then start from an empty KB_HOME (or database) and import "
+                "your corpus again."
+            )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -14,12 +14,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from kb.accounts import Role, has_role
 from kb.contributions import InvalidContribution, NotAllowed
-from kb.models import Community, Entry, EntryKind, EntryStatus, Gap, GapState, Person, utcnow
+from kb.models import (
+    Community,
+    Entry,
+    EntryKind,
+    EntryStatus,
+    Gap,
+    GapState,
+    Passage,
+    Person,
+    utcnow,
+)
 from kb.search_log import failed_searches
 from kb.settings import Settings
 from search.engine import SearchEngine
@@ -101,19 +111,19 @@ def words(text: str) -> list[str]:
     return [w for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 2]
 
 
-def characteristic_terms(
-    group_texts: list[str], all_texts: list[str], count: int = 4
-) -> list[str]:
+def characteristic_terms(group_texts: list[str], all_texts: list[str], count: int = 4) -> list[str]:
     """Terms frequent in the group and rare in the rest (tf × idf over all texts)."""
     documents = len(all_texts)
     frequency = Counter(w for text in all_texts for w in set(words(text)))
     in_group = Counter(w for text in group_texts for w in set(words(text)))
-    scored = [
-        (in_group[w] * math.log(1 + documents / frequency[w]), w)
-        for w in in_group
-        if in_group[w] >= min(2, len(group_texts))
-    ]
-    return [w for _, w in sorted(scored, key=lambda pair: (-pair[0], pair[1]))[:count]]
+    scored = sorted(
+        ((in_group[w] * math.log(1 + documents / frequency[w]), w) for w in in_group),
+        key=lambda pair: (-pair[0], pair[1]),
+    )
+    # Terms shared by several members first; single mentions only fill up the label.
+    shared = [w for _, w in scored if in_group[w] >= 2]
+    single = [w for _, w in scored if in_group[w] < 2]
+    return (shared + single)[:count] if len(shared) < 2 else shared[:count]
 
 
 def weekly_trend(dates: list[datetime], now: datetime, weeks: int = TREND_WEEKS) -> list[int]:
@@ -250,6 +260,15 @@ def close_answered_gaps(
     return closed
 
 
+def close_gaps_answered_by(session: Session, entry: Entry, min_similarity: float) -> list[Gap]:
+    """Close the open gaps a new solution or practice answers, using its stored vectors."""
+    rows = session.scalars(select(Passage.vector).where(Passage.entry_id == entry.id))
+    vectors = [np.frombuffer(row, dtype=np.float32) for row in rows]
+    if not vectors:
+        return []
+    return close_answered_gaps(session, entry, np.vstack(vectors), min_similarity)
+
+
 def gaps_assigned_to(session: Session, person: Person) -> list[Gap]:
     return list(
         session.scalars(
@@ -257,6 +276,17 @@ def gaps_assigned_to(session: Session, person: Person) -> list[Gap]:
             .where(Gap.assigned_to_id == person.id)
             .order_by(Gap.state.desc(), Gap.created_at.desc())
         )
+    )
+
+
+def unread_gaps(session: Session, person: Person) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Gap)
+            .where(Gap.assigned_to_id == person.id, Gap.read_at.is_(None))
+        )
+        or 0
     )
 
 

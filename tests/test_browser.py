@@ -162,3 +162,18 @@ def test_an_open_problem_is_routed_taken_and_shown_as_being_worked_on(new_page) 
 
     tomas.goto(problem_url)
     expect(tomas.locator(".working-on")).to_contain_text("Marta Kowalski")
+
+
+def test_the_console_renders_its_charts_for_a_tutor(new_page) -> None:  # type: ignore[no-untyped-def]
+    worker = new_page("tomas.novak")
+    for query in ("paint booth filter clogs in two days", "spray booth filters block quickly"):
+        worker.goto(f"/search?q={query.replace(' ', '+')}")
+    worker.goto("/console")
+    expect(worker.locator("h1")).to_have_text("You cannot do that")  # 403 for a worker
+
+    tutor = new_page("peter.lindqvist")
+    tutor.goto("/console?weeks=104")
+    expect(tutor.locator("svg.chart")).to_have_count(3)
+    expect(tutor.locator("svg.chart rect.bar").first).to_be_attached()
+    expect(tutor.locator("tr.gap").first).to_be_visible()
+    expect(tutor.locator("#gaps")).to_contain_text("booth")

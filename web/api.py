@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from kb import browse
@@ -12,6 +12,7 @@ from search.routing import workers_by_external_id
 from web.auth import require_reader
 from web.deps import EngineDep, SessionDep, entry_or_404
 from web.schemas import EntryOut, ErrorResponse, SearchResponse
+from web.search_logging import record_search
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse},
@@ -67,13 +68,17 @@ class SimilarCase(BaseModel):
 
 class SimilarResponse(BaseModel):
     cases: list[SimilarCase]
+    log_id: int = Field(description="Pass as ?s= when opening a case, for the search log.")
 
 
 @router.post("/similar", response_model=SimilarResponse, tags=["search"])
-def api_similar(draft: Draft, engine: EngineDep, session: SessionDep) -> SimilarResponse:
+def api_similar(
+    request: Request, draft: Draft, engine: EngineDep, session: SessionDep
+) -> SimilarResponse:
     """Past problems similar to a draft, each with its accepted solution and who solved it."""
     text = f"{draft.title}\n{draft.body}".strip()[: engine.settings.max_query_chars]
     results = engine.search(text, SearchFilters(kind="problem"), limit=5)
+    log_id = record_search(request, session, "ask", text, results, None)
     cases = []
     for hit in results.hits:
         problem = browse.entry_by_external_id(session, hit.id)
@@ -93,7 +98,7 @@ def api_similar(draft: Draft, engine: EngineDep, session: SessionDep) -> Similar
                 solved_by=list(solvers.values()),
             )
         )
-    return SimilarResponse(cases=cases)
+    return SimilarResponse(cases=cases, log_id=log_id)
 
 
 @router.get("/entries/{external_id}", response_model=EntryOut, tags=["entries"])

@@ -8,7 +8,7 @@ checked in kb.contributions, on the server, whatever the page shows.
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,9 @@ from kb.contributions import (
     EntryDraft,
 )
 from kb.models import Comment, Entry, FeedbackKind, Person
-from web.auth import ApiWriterDep, ReaderDep, ViewerDep
+from kb.search_log import mark_posted
+from web.auth import ApiWriterDep, ReaderDep, ViewerDep, visitor_key
+from web.capture import after_saving
 from web.deps import EngineDep, SessionDep, entry_or_404
 from web.schemas import EntryOut, ErrorResponse
 
@@ -110,7 +112,7 @@ class MeOut(BaseModel):
 def _saved(session: Session, engine: EngineDep, entry: Entry) -> EntryOut:
     """Commit, make the entry searchable at once, and answer with it."""
     session.commit()
-    engine.index_entries([entry.id])
+    after_saving(session, engine, entry)
     return EntryOut.from_entry(session, entry)
 
 
@@ -129,10 +131,16 @@ def api_me(viewer: ViewerDep) -> MeOut:
 
 @router.post("/problems", response_model=EntryOut, status_code=201, tags=["write"])
 def api_ask(
-    payload: EntryIn, person: ApiWriterDep, session: SessionDep, engine: EngineDep
+    request: Request,
+    payload: EntryIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
 ) -> EntryOut:
     """Post a problem; it stays open until a solution is accepted."""
     problem = kb_write.ask_problem(session, person, payload.draft(), payload.community)
+    if not request.state.via_token:
+        mark_posted(session, visitor_key(request), problem.id)
     return _saved(session, engine, problem)
 
 

@@ -21,6 +21,7 @@ from web import (
     api_experts,
     api_routing,
     api_write,
+    console_pages,
     form_pages,
     pages,
     routing_pages,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(form_pages.router)
     app.include_router(account_pages.router)
     app.include_router(routing_pages.router)
+    app.include_router(console_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

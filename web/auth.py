@@ -38,6 +38,15 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
+def visitor_key(request: Request) -> str:
+    """A random key per browser session: links a search to what was opened or asked next."""
+    key = request.session.get("visitor")
+    if not key:
+        key = secrets.token_hex(8)
+        request.session["visitor"] = key
+    return str(key)
+
+
 def check_csrf(request: Request, presented: str | None) -> None:
     expected = request.session.get("csrf")
     if not expected or not presented or not hmac.compare_digest(str(expected), presented):

@@ -14,7 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from kb import contributions as kb_write
 from kb.contributions import EntryDraft, InvalidContribution, parse_tags
 from kb.models import Comment, Entry, FeedbackKind
-from web.auth import FormWriterDep, SignedInDep
+from kb.search_log import mark_posted
+from web.auth import FormWriterDep, SignedInDep, visitor_key
+from web.capture import after_saving
 from web.deps import EngineDep, SessionDep, entry_or_404
 from web.pages import capture_context, entry_context
 from web.templating import templates
@@ -47,8 +49,9 @@ def post_problem(
         form = {"title": title, "body": body, "tags": tags, "community": community}
         context = capture_context(session, person, form, str(error))
         return templates.TemplateResponse(request, "ask.html", context, status_code=422)
+    mark_posted(session, visitor_key(request), problem.id)
     session.commit()
-    engine.index_entries([problem.id])
+    after_saving(session, engine, problem)
     return _to_entry(problem)
 
 
@@ -72,7 +75,7 @@ def post_practice(
         context = capture_context(session, person, form, str(error))
         return templates.TemplateResponse(request, "capture.html", context, status_code=422)
     session.commit()
-    engine.index_entries([practice.id])
+    after_saving(session, engine, practice)
     return _to_entry(practice)
 
 
@@ -93,7 +96,7 @@ def post_solution(
         session.rollback()
         return _entry_with_error(request, session, person, problem, error, solution=body)
     session.commit()
-    engine.index_entries([solution.id])
+    after_saving(session, engine, solution)
     return _to_entry(problem, solution.external_id)
 
 
@@ -158,7 +161,7 @@ def post_comment_to_solution(
         raise HTTPException(404, f"no comment has the id {comment_id}")
     solution = kb_write.comment_to_solution(session, person, comment)
     session.commit()
-    engine.index_entries([solution.id])
+    after_saving(session, engine, solution)
     return _to_entry(comment.entry, solution.external_id)
 
 
@@ -196,7 +199,7 @@ def post_edit(
             request, "edit.html", {"entry": entry, "form": form, "error": str(error)}, 422
         )
     session.commit()
-    engine.index_entries([entry.id])
+    after_saving(session, engine, entry)
     return _to_entry(entry)
 
 

@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session
 from kb import browse
 from kb import contributions as kb_write
 from kb.models import Community, Entry, Person
+from kb.search_log import mark_opened
 from search.engine import QueryError
 from search.filters import SearchFilters
 from search.routing import workers_by_external_id
-from web.auth import ViewerDep, require_reader
+from web.auth import ViewerDep, require_reader, visitor_key
 from web.deps import EngineDep, SessionDep, entry_or_404
 from web.routing_pages import routing_context
+from web.search_logging import record_search
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
@@ -77,6 +79,10 @@ def search_page(
             status_code=400,
         )
 
+    log_id = None
+    if page == 1:
+        log_id = record_search(request, session, "search", q, results, community)
+
     def url(**changes: object) -> str:
         params = {"q": q, **filters, "page": page, **changes}
         return "/search?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
@@ -93,15 +99,24 @@ def search_page(
             "facet_url": lambda name, value: url(**{name: value, "page": 1}),
             "page_url": lambda number: url(page=number),
             "working_on": workers_by_external_id(session, [hit.id for hit in results.hits]),
+            "log_id": log_id,
         },
     )
 
 
 @router.get("/entries/{external_id}", response_class=HTMLResponse, name="entry_page")
 def entry_page(
-    request: Request, session: SessionDep, engine: EngineDep, viewer: ViewerDep, external_id: str
+    request: Request,
+    session: SessionDep,
+    engine: EngineDep,
+    viewer: ViewerDep,
+    external_id: str,
+    search_log_id: Annotated[int | None, Query(alias="s")] = None,
 ) -> HTMLResponse:
     entry = entry_or_404(session, external_id)
+    if search_log_id is not None:  # opened from a logged search
+        mark_opened(session, search_log_id, visitor_key(request), entry.id)
+        session.commit()
     context = entry_context(session, entry, viewer)
     context.update(routing_context(request, session, engine, entry, viewer))
     return templates.TemplateResponse(request, "entry.html", context)

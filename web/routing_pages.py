@@ -6,9 +6,10 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from kb.models import Entry, Person, Routing
+from kb.models import Entry, Person, Routing, utcnow
 from kb.notify import notify
 from search import routing as kb_routing
+from search.gaps import gaps_assigned_to
 from web.api_routing import chosen_experts
 from web.auth import FormWriterDep, SignedInDep
 from web.deps import EngineDep, SessionDep, entry_or_404
@@ -73,10 +74,22 @@ def post_route(
 def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Response:
     items = kb_routing.inbox(session, person)
     unread = {item.id for item in items if item.read_at is None}
+    gaps = gaps_assigned_to(session, person)
+    unread_gaps = {gap.id for gap in gaps if gap.read_at is None}
     response = templates.TemplateResponse(
-        request, "inbox.html", {"items": items, "unread": unread, "me": person}
+        request,
+        "inbox.html",
+        {
+            "items": items,
+            "unread": unread,
+            "gaps": gaps,
+            "unread_gaps": unread_gaps,
+            "me": person,
+        },
     )
     kb_routing.mark_read(items)
+    for gap in gaps:
+        gap.read_at = gap.read_at or utcnow()
     session.commit()
     return response
 

@@ -25,12 +25,13 @@ def page_context(request: Request) -> dict[str, Any]:
 
 
 def _inbox_unread(request: Request, viewer: Any) -> int:
+    from search.gaps import unread_gaps
     from search.routing import unread_count
 
     if viewer is None:
         return 0
     with request.app.state.database.session() as session:
-        return unread_count(session, viewer)
+        return unread_count(session, viewer) + unread_gaps(session, viewer)
 
 
 templates = Jinja2Templates(

@@ -1,0 +1,132 @@
+"""The tutors' console: knowledge gaps, failed searches, unanswered problems and
+community health, for tutors, community leaders, knowledge managers and admins."""
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from kb.contributions import InvalidContribution, NotAllowed
+from kb.health import HealthReport, community_health
+from kb.models import Community, Person, utcnow
+from kb.search_log import failed_searches, prune
+from search.gaps import (
+    GapCluster,
+    GapItem,
+    assign_gap,
+    find_gaps,
+    may_use_console,
+    open_gaps,
+    unanswered_problems,
+)
+from web.auth import FormWriterDep, SignedInDep
+from web.charts import bar_chart, line_chart, sparkline
+from web.deps import EngineDep, SessionDep
+from web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+CONSOLE_DENIED = "the console is for tutors, community leaders, knowledge managers and admins"
+
+
+def health_charts(report: HealthReport) -> dict[str, Any]:
+    labels = [week.week.strftime("%d %b") for week in report.weeks]
+    return {
+        "asked_solved": bar_chart(
+            "Problems asked and solved per week",
+            labels,
+            {
+                "asked": [w.asked for w in report.weeks],
+                "solved": [w.solved for w in report.weeks],
+            },
+        ),
+        "speed": line_chart(
+            "Median hours to first answer and to the accepted solution",
+            labels,
+            {
+                "to first answer (h)": [w.hours_to_first_answer for w in report.weeks],
+                "to solution (h)": [w.hours_to_solution for w in report.weeks],
+            },
+        ),
+        "activity": bar_chart(
+            "Reuse of existing answers and active contributors per week",
+            labels,
+            {
+                "reuses": [w.reuses for w in report.weeks],
+                "contributors": [w.contributors for w in report.weeks],
+            },
+        ),
+    }
+
+
+@router.get("/console", response_class=HTMLResponse, name="console_page")
+def console_page(
+    request: Request,
+    person: SignedInDep,
+    session: SessionDep,
+    engine: EngineDep,
+    community: str | None = None,
+    weeks: Annotated[int, Query(ge=1, le=104)] = 8,
+) -> Response:
+    if not may_use_console(person):
+        raise NotAllowed(CONSOLE_DENIED)
+    settings = request.app.state.settings
+    community = community or None
+    now = utcnow()
+    since = now - timedelta(weeks=weeks)
+    prune(session, settings.search_log_days, now=now)
+    session.commit()
+    report = community_health(session, since=since, community=community, now=now)
+    gaps = find_gaps(engine, session, settings, since=since, community=community, now=now)
+    assigned = open_gaps(session)
+    failed = failed_searches(session, settings.failed_search_similarity, since, community, now=now)
+    context = {
+        "report": report,
+        "charts": health_charts(report),
+        "gaps": gaps,
+        "sparkline": sparkline,
+        "assigned": assigned,
+        "topics": [gap for gap in gaps if gap.size > 1][:3],
+        "failed": list(reversed(failed))[:15],
+        "unanswered": unanswered_problems(session, since, community)[:15],
+        "communities": list(session.scalars(select(Community).order_by(Community.name))),
+        "people": list(session.scalars(select(Person).order_by(Person.name))),
+        "community": community,
+        "weeks": weeks,
+    }
+    return templates.TemplateResponse(request, "console.html", context)
+
+
+@router.post("/console/gaps")
+def post_gap(
+    request: Request,
+    person: FormWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+    texts: Annotated[list[str], Form()],
+    label: Annotated[str, Form()] = "",
+    assignee: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    community: Annotated[str, Form()] = "",
+) -> Response:
+    """Assign a gap (the group's texts, as the console showed them) to a person."""
+    if not may_use_console(person):
+        raise NotAllowed(CONSOLE_DENIED)
+    target = session.scalar(select(Person).where(Person.handle == assignee.strip()))
+    if target is None:
+        raise InvalidContribution(f"nobody is called {assignee!r}")
+    texts = [text for text in texts if text.strip()][:100]
+    if not texts:
+        raise InvalidContribution("this group has no texts")
+    now = utcnow()
+    items = [GapItem(text, now, "search") for text in texts]
+    vectors = engine.embedder.encode(texts)
+    centroid = vectors.mean(axis=0)
+    centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-9)
+    terms = [term.strip() for term in label.split(",") if term.strip()][:6]
+    cluster = GapCluster(items=items, terms=terms, centroid=centroid.astype(np.float32))
+    assign_gap(session, person, cluster, target, note, community or None)
+    session.commit()
+    return RedirectResponse("/console#gaps", status_code=303)
