@@ -193,10 +193,14 @@ MODES = click.Choice(["hybrid", "dense", "keyword"])
 
 @main.command("search")
 @click.argument("text")
-@click.option("--kind", type=click.Choice(["problem", "solution", "practice"]))
+@click.option("--kind", type=click.Choice(["problem", "solution", "practice", "article"]))
 @click.option("--community", help="Community id, e.g. maintenance.")
 @click.option("--tag", help="Only entries with this tag.")
-@click.option("--status", help="open, solved or published.")
+@click.option(
+    "--status",
+    help="open, in_progress, solved, closed (problems); draft, community, validated, "
+    "standard, archived (others). Drafts and archived entries show only when asked for.",
+)
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
 @click.option(

@@ -115,7 +115,7 @@ def capture_practice(
 ) -> Entry:
     draft = draft.checked(body_required=True)
     practice = _new_entry(session, EntryKind.PRACTICE, author, draft, community_slug)
-    practice.status = EntryStatus.PUBLISHED
+    practice.status = EntryStatus.COMMUNITY
     return practice
 
 
@@ -128,7 +128,7 @@ def add_solution(session: Session, author: Person, problem: Entry, draft: EntryD
     solution = _new_entry(
         session, EntryKind.SOLUTION, author, draft, problem.community.slug, tags=problem.tags
     )
-    solution.status = EntryStatus.PUBLISHED
+    solution.status = EntryStatus.COMMUNITY
     solution.solves_id = problem.id
     return solution
 

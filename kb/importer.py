@@ -85,7 +85,7 @@ def import_batch(
             if entry.kind == EntryKind.PROBLEM:
                 touched_problems.add(entry.id)
             elif not entry.status:
-                entry.status = "published"
+                entry.status = "community"
         session.flush()
         for problem_id in touched_problems:
             refresh_problem_status(session, problem_id)

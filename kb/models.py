@@ -32,12 +32,24 @@ class EntryKind(StrEnum):
     PROBLEM = "problem"
     SOLUTION = "solution"
     PRACTICE = "practice"
+    ARTICLE = "article"  # a standard-repertoire article distilled from solved cases
 
 
 class EntryStatus(StrEnum):
-    OPEN = "open"  # a problem without an accepted solution
-    SOLVED = "solved"  # a problem with an accepted solution
-    PUBLISHED = "published"  # a solution or practice visible to the community
+    # problems
+    OPEN = "open"  # no accepted solution, nobody has taken it
+    IN_PROGRESS = "in_progress"  # someone it was routed to is working on it
+    SOLVED = "solved"  # a solution is accepted
+    CLOSED = "closed"  # solved and closed: no more answers needed
+    # solutions, practices and articles
+    DRAFT = "draft"  # only its author sees it
+    COMMUNITY = "community"  # shared, not validated yet
+    VALIDATED = "validated"  # checked by a knowledge manager
+    STANDARD = "standard"  # part of the organisation's standard repertoire
+    ARCHIVED = "archived"  # kept for the record, hidden from search unless asked
+
+
+HIDDEN_STATUSES = (EntryStatus.DRAFT, EntryStatus.ARCHIVED)
 
 
 class Community(Base):
@@ -312,6 +324,112 @@ class Gap(Base):
     assigned_to: Mapped[Person] = relationship(foreign_keys=[assigned_to_id], lazy="joined")
     assigned_by: Mapped[Person] = relationship(foreign_keys=[assigned_by_id], lazy="joined")
     answer: Mapped[Entry | None] = relationship()
+
+
+class Article(Base):
+    """The repertoire side of an entry of kind "article": its structure, provenance,
+    scope, owner and review schedule."""
+
+    __tablename__ = "articles"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    # {"problem", "context", "cause", "resolution", "applies_when", "not_applies_when"}
+    sections: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    scope: Mapped[str | None] = mapped_column(String(100), default=None)  # None: organisation
+    owner_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    review_interval_days: Mapped[int] = mapped_column(Integer, default=180)
+    next_review_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    review_requested_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    review_reason: Mapped[str] = mapped_column(Text, default="")
+
+    entry: Mapped[Entry] = relationship(lazy="joined")
+    owner: Mapped[Person] = relationship(lazy="joined")
+    sources: Mapped[list["ArticleSource"]] = relationship(
+        cascade="all, delete-orphan", order_by="ArticleSource.position"
+    )
+
+
+class ArticleSource(Base):
+    """Provenance: a solved case (or solution, practice) an article was distilled from."""
+
+    __tablename__ = "article_sources"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.entry_id", ondelete="CASCADE"), primary_key=True
+    )
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    source: Mapped[Entry] = relationship(lazy="joined")
+
+
+class ReviewOutcome(StrEnum):
+    CONFIRMED = "confirmed"
+    REVISED = "revised"
+    ARCHIVED = "archived"
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    outcome: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    reviewer: Mapped[Person] = relationship(lazy="joined")
+
+
+class EntryEvent(Base):
+    """A state change or other action on an entry: who, when, what."""
+
+    __tablename__ = "entry_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    actor: Mapped[Person | None] = relationship(lazy="joined")
+
+
+class Collection(Base):
+    """A case study or teaching booklet: an introduction, then ordered entries, then
+    questions for discussion."""
+
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    introduction: Mapped[str] = mapped_column(Text, default="")
+    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    owner: Mapped[Person] = relationship(lazy="joined")
+    items: Mapped[list["CollectionItem"]] = relationship(
+        cascade="all, delete-orphan", order_by="CollectionItem.position"
+    )
+
+
+class CollectionItem(Base):
+    __tablename__ = "collection_items"
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+
+    entry: Mapped[Entry] = relationship(lazy="joined")
 
 
 Index("ix_entries_solves_accepted", Entry.solves_id, Entry.accepted)

@@ -112,6 +112,18 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
+    standard_boost: float = Field(
+        default=1.3, description="Search score factor for standard-repertoire content."
+    )
+    validated_boost: float = Field(
+        default=1.15, description="Search score factor for validated content."
+    )
+    review_interval_days: int = Field(
+        default=180, description="Default time between reviews of a repertoire article."
+    )
+    review_due_soon_days: int = Field(
+        default=14, description="Articles whose review falls within this many days show as due."
+    )
     host: str = Field(default="127.0.0.1", description="Address `kb serve` listens on.")
     port: int = Field(default=8000, description="Port `kb serve` listens on.")
 

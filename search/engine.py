@@ -18,7 +18,7 @@ from indexer.passages import PassageSplitter
 from indexer.pipeline import build_index, embed_and_store, reindex
 from indexer.vector_index import VectorIndex, entry_ids_of
 from kb.database import Database
-from kb.models import Community, Entry, EntryKind, IndexState
+from kb.models import Community, Entry, EntryKind, EntryStatus, IndexState
 from kb.settings import Settings
 from search.filters import SearchFilters, allowed_entry_ids
 from search.keyword import KeywordIndex, keyword_index_for
@@ -184,7 +184,7 @@ class SearchEngine:
         with self.database.session() as session:
             if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
                 keyword = self.keyword_index.search(session, text, filters, wanted)
-        fused = self._fuse(dense, keyword, mode)
+        fused = self._boost_repertoire(self._fuse(dense, keyword, mode))
         page = fused[offset : offset + limit]
         dense_scores, keyword_scores = dict(dense), dict(keyword)
         hits = self._hydrate(text, page, dense_scores, keyword_scores)
@@ -239,6 +239,33 @@ class SearchEngine:
             if len(best) >= wanted or exhausted:
                 return list(best.items())[:wanted]
             k *= 4
+
+    def _boost_repertoire(self, ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Standard and validated content first among equals (KB_*_BOOST multiply the score)."""
+        boosts = {
+            EntryStatus.STANDARD: self.settings.standard_boost,
+            EntryStatus.VALIDATED: self.settings.validated_boost,
+        }
+        if not ranking or all(boost == 1.0 for boost in boosts.values()):
+            return ranking
+        with self.database.session() as session:
+            boosted = dict(
+                session.execute(
+                    select(Entry.id, Entry.status).where(
+                        Entry.id.in_([entry_id for entry_id, _ in ranking]),
+                        Entry.status.in_([str(status) for status in boosts]),
+                    )
+                ).all()
+            )
+        if not boosted:
+            return ranking
+        rescored = [
+            (entry_id, score * boosts[EntryStatus(boosted[entry_id])])
+            if entry_id in boosted
+            else (entry_id, score)
+            for entry_id, score in ranking
+        ]
+        return sorted(rescored, key=lambda item: item[1], reverse=True)
 
     def _fuse(
         self,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, and_, exists, func, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 
-from kb.models import Community, Entry
+from kb.models import HIDDEN_STATUSES, Community, Entry
 
 
 @dataclass(frozen=True)
@@ -14,10 +14,13 @@ class SearchFilters:
     community: str | None = None  # community slug
     tag: str | None = None
     status: str | None = None
+    # Drafts and archived entries are left out unless asked for (by status or this flag).
+    include_hidden: bool = False
 
     @property
     def empty(self) -> bool:
-        return not (self.kind or self.community or self.tag or self.status)
+        """True when nothing is filtered out, so the database need not be asked."""
+        return not (self.kind or self.community or self.tag or self.status) and self.include_hidden
 
 
 def filter_condition(filters: SearchFilters, dialect: str) -> ColumnElement[bool]:
@@ -26,6 +29,8 @@ def filter_condition(filters: SearchFilters, dialect: str) -> ColumnElement[bool
         conditions.append(Entry.kind == filters.kind)
     if filters.status:
         conditions.append(Entry.status == filters.status)
+    elif not filters.include_hidden:
+        conditions.append(Entry.status.not_in([str(s) for s in HIDDEN_STATUSES]))
     if filters.community:
         conditions.append(
             Entry.community_id.in_(select(Community.id).where(Community.slug == filters.community))

@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 from kb.accounts import Role, has_role
 from kb.contributions import InvalidContribution, NotAllowed
 from kb.models import Entry, EntryKind, EntryStatus, Person, Routing, RoutingState, utcnow
+from kb.problems import refresh_problem_status
 from search.engine import SearchEngine
 from search.experts import Expert, find_experts
 
 ACTIVE_STATES = (RoutingState.ASKED, RoutingState.TAKEN)
+UNSOLVED = (EntryStatus.OPEN, EntryStatus.IN_PROGRESS)
 
 
 @dataclass
@@ -43,7 +45,7 @@ def open_load(session: Session) -> dict[str, int]:
         select(Person.handle, func.count())
         .join(Routing, Routing.person_id == Person.id)
         .join(Entry, Entry.id == Routing.problem_id)
-        .where(Routing.state.in_(ACTIVE_STATES), Entry.status == EntryStatus.OPEN)
+        .where(Routing.state.in_(ACTIVE_STATES), Entry.status.in_(UNSOLVED))
         .group_by(Person.handle)
     )
     return {handle: count for handle, count in rows}
@@ -117,7 +119,7 @@ def advise(
         exclude=already,
         now=now,
     )
-    should_route = problem.status == EntryStatus.OPEN and (
+    should_route = problem.status in UNSOLVED and (
         best_similarity is None or best_similarity < threshold
     )
     return RoutingAdvice(best, best_similarity, should_route, experts)
@@ -148,7 +150,7 @@ def route_problem(
         raise InvalidContribution(f"{problem.external_id} is a {problem.kind}, not a problem")
     if not may_route(actor, problem):
         raise NotAllowed("only the person who asked this problem or a tutor can route it")
-    if problem.status != EntryStatus.OPEN:
+    if problem.status not in UNSOLVED:
         raise InvalidContribution("this problem is solved already; nobody needs to be asked")
     if not experts:
         raise InvalidContribution("nobody to ask: no one has solved a similar problem yet")
@@ -213,6 +215,8 @@ def take(session: Session, actor: Person, routing: Routing, now: datetime | None
     routing.state = RoutingState.TAKEN
     routing.updated_at = now or utcnow()
     routing.read_at = routing.read_at or routing.updated_at
+    session.flush()
+    refresh_problem_status(session, routing.problem_id)
 
 
 def decline(
@@ -228,6 +232,8 @@ def decline(
     routing.state = RoutingState.DECLINED
     routing.note = " ".join(note.split())[:2000] or routing.note
     routing.updated_at = now or utcnow()
+    session.flush()
+    refresh_problem_status(session, routing.problem_id)
     problem = routing.problem
     already = {r.person.handle for r in routings_of(session, problem)}
     following = suggest_people(
@@ -279,6 +285,8 @@ def pass_to(
         raise InvalidContribution(f"{other.handle} has been asked already")
     routing.state = RoutingState.PASSED
     routing.updated_at = now or utcnow()
+    session.flush()
+    refresh_problem_status(session, routing.problem_id)
     reasons: list[dict[str, object]] = [{"passed_by": actor.handle}]
     return _new_routing(session, problem, other, actor, reasons, note, now=now)
 
@@ -298,7 +306,7 @@ def escalate_overdue(
     problems = session.scalars(
         select(Entry)
         .join(first_routed, first_routed.c.problem_id == Entry.id)
-        .where(Entry.status == EntryStatus.OPEN, first_routed.c.first <= cutoff)
+        .where(Entry.status.in_(UNSOLVED), first_routed.c.first <= cutoff)
     )
     tutors = [p for p in session.scalars(select(Person)) if Role.TUTOR in (p.roles or [])]
     escalated = []

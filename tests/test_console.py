@@ -119,7 +119,7 @@ def test_health_figures_on_a_constructed_history(database: Database) -> None:
                 kind=kind,
                 title=f"{kind} by {author.handle}",
                 body="text",
-                status="open" if kind == "problem" else "published",
+                status="open" if kind == "problem" else "community",
                 author_id=author.id,
                 community_id=values.pop("community_id", team.id),
                 created_at=at,

@@ -66,7 +66,7 @@ def search_page(
     try:
         results = engine.search(
             q,
-            SearchFilters(**filters),
+            SearchFilters(kind=kind, community=community, tag=tag, status=status),
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
             with_facets=True,

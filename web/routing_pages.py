@@ -32,7 +32,7 @@ def routing_context(
         "may_route": viewer is not None and kb_routing.may_route(viewer, entry),
         "advice": None,
     }
-    if entry.status == "open":
+    if entry.status in ("open", "in_progress"):
         settings = request.app.state.settings
         context["advice"] = kb_routing.advise(
             engine,

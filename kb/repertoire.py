@@ -1,0 +1,398 @@
+"""The standard repertoire: articles distilled from solved cases, their review
+schedule, event-triggered reviews, and candidates for promotion."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb.contributions import (
+    MAX_BODY_CHARS,
+    EntryDraft,
+    InvalidContribution,
+    _new_entry,
+    feedback_counts,
+)
+from kb.lifecycle import Action, record_event, require
+from kb.models import (
+    Article,
+    ArticleSource,
+    Community,
+    Entry,
+    EntryKind,
+    EntryStatus,
+    Passage,
+    Person,
+    Review,
+    ReviewOutcome,
+    utcnow,
+)
+
+SECTIONS: dict[str, str] = {
+    "problem": "Problem",
+    "context": "Context",
+    "cause": "Cause",
+    "resolution": "Resolution",
+    "applies_when": "When it applies",
+    "not_applies_when": "When it does not apply",
+}
+MAX_SOURCES = 20
+
+
+def article_body(sections: dict[str, str]) -> str:
+    """The Markdown that is shown, searched and embedded: one heading per section."""
+    parts = [
+        f"## {heading}\n\n{sections[key].strip()}"
+        for key, heading in SECTIONS.items()
+        if sections.get(key, "").strip()
+    ]
+    return "\n\n".join(parts)
+
+
+def checked_sections(sections: dict[str, str]) -> dict[str, str]:
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise InvalidContribution(
+            f"unknown section(s) {', '.join(sorted(unknown))}; sections: {', '.join(SECTIONS)}"
+        )
+    tidy = {key: sections.get(key, "").replace("\r\n", "\n").strip() for key in SECTIONS}
+    for key in ("problem", "resolution"):
+        if not tidy[key]:
+            raise InvalidContribution(f"an article needs its {SECTIONS[key].lower()} section")
+    if sum(len(text) for text in tidy.values()) > MAX_BODY_CHARS:
+        raise InvalidContribution(f"the sections together exceed {MAX_BODY_CHARS:,} characters")
+    return tidy
+
+
+def promote_to_article(
+    session: Session,
+    actor: Person,
+    *,
+    title: str,
+    sections: dict[str, str],
+    sources: Sequence[Entry],
+    owner: Person | None = None,
+    scope: str | None = None,
+    review_interval_days: int = 180,
+    tags: list[str] | None = None,
+    now: datetime | None = None,
+) -> Article:
+    """A knowledge manager distils solved cases into a standard-repertoire article."""
+    require(actor, Action.PROMOTE)
+    moment = now or utcnow()
+    if not sources:
+        raise InvalidContribution("name at least one solved case the article comes from")
+    if len(sources) > MAX_SOURCES:
+        raise InvalidContribution(f"at most {MAX_SOURCES} source cases")
+    for source in sources:
+        if source.kind == EntryKind.ARTICLE:
+            raise InvalidContribution(f"{source.external_id} is an article itself")
+    if not 1 <= review_interval_days <= 3650:
+        raise InvalidContribution("the review interval is 1 to 3650 days")
+    if (
+        scope is not None
+        and session.scalar(select(Community).where(Community.slug == scope)) is None
+    ):
+        raise InvalidContribution(f"no community is called {scope!r}")
+    tidy = checked_sections(sections)
+    draft = EntryDraft(title, article_body(tidy), tags or []).checked(body_required=True)
+    entry = _new_entry(session, EntryKind.ARTICLE, actor, draft, scope or "general")
+    entry.status = EntryStatus.STANDARD
+    entry.created_at = entry.updated_at = moment
+    article = Article(
+        entry_id=entry.id,
+        sections=tidy,
+        scope=scope,
+        owner_id=(owner or actor).id,
+        review_interval_days=review_interval_days,
+        next_review_at=moment + timedelta(days=review_interval_days),
+    )
+    article.sources = [
+        ArticleSource(source_id=source.id, position=position)
+        for position, source in enumerate(dict.fromkeys(sources))
+    ]
+    session.add(article)
+    record_event(
+        session,
+        entry,
+        actor,
+        "promoted",
+        f"from {', '.join(s.external_id for s in sources)}",
+        moment,
+    )
+    session.flush()
+    return article
+
+
+def article_of(session: Session, entry: Entry) -> Article | None:
+    return session.get(Article, entry.id) if entry.kind == EntryKind.ARTICLE else None
+
+
+def credits(article: Article) -> list[Person]:
+    """Whose work the article stands on: the authors of its sources, and for a source
+    problem, of its accepted solution(s)."""
+    people: dict[int, Person] = {}
+    for link in article.sources:
+        source = link.source
+        people.setdefault(source.author_id, source.author)
+        for solution in source.solutions:
+            if solution.accepted:
+                people.setdefault(solution.author_id, solution.author)
+    return list(people.values())
+
+
+def update_article(
+    session: Session,
+    actor: Person,
+    article: Article,
+    *,
+    sections: dict[str, str] | None = None,
+    owner: Person | None = None,
+    review_interval_days: int | None = None,
+    now: datetime | None = None,
+) -> Article:
+    moment = now or utcnow()
+    if sections is not None:
+        from kb.contributions import edit_entry
+
+        tidy = checked_sections(sections)
+        entry = article.entry
+        edit_entry(
+            session, actor, entry, EntryDraft(entry.title, article_body(tidy), list(entry.tags))
+        )
+        article.sections = tidy
+    if owner is not None or review_interval_days is not None:
+        require(actor, Action.SET_REVIEW)
+        if owner is not None:
+            article.owner_id = owner.id
+        if review_interval_days is not None:
+            if not 1 <= review_interval_days <= 3650:
+                raise InvalidContribution("the review interval is 1 to 3650 days")
+            article.review_interval_days = review_interval_days
+            article.next_review_at = moment + timedelta(days=review_interval_days)
+        record_event(
+            session,
+            article.entry,
+            actor,
+            "review schedule",
+            f"owner {(owner or article.owner).handle}, every {article.review_interval_days} days",
+            moment,
+        )
+    return article
+
+
+# -- evaluation times ------------------------------------------------------------------
+
+
+@dataclass
+class QueueItem:
+    article: Article
+    state: str  # "requested", "overdue" or "due"
+    due_at: datetime
+
+
+def review_queue(
+    session: Session,
+    now: datetime | None = None,
+    due_within_days: int = 14,
+    owner: Person | None = None,
+) -> list[QueueItem]:
+    """Articles to review: asked for by an event, overdue, or due soon; most urgent first."""
+    moment = now or utcnow()
+    horizon = moment + timedelta(days=due_within_days)
+    query = (
+        select(Article)
+        .join(Entry, Entry.id == Article.entry_id)
+        .where(Entry.status != EntryStatus.ARCHIVED)
+        .where((Article.next_review_at <= horizon) | Article.review_requested_at.is_not(None))
+    )
+    if owner is not None:
+        query = query.where(Article.owner_id == owner.id)
+    items = []
+    for article in session.scalars(query):
+        if article.review_requested_at is not None:
+            items.append(QueueItem(article, "requested", article.review_requested_at))
+        elif article.next_review_at < moment:
+            items.append(QueueItem(article, "overdue", article.next_review_at))
+        else:
+            items.append(QueueItem(article, "due", article.next_review_at))
+    order = {"requested": 0, "overdue": 1, "due": 2}
+    return sorted(items, key=lambda item: (order[item.state], item.due_at))
+
+
+def is_overdue(article: Article, now: datetime | None = None) -> bool:
+    return article.next_review_at < (now or utcnow()) or article.review_requested_at is not None
+
+
+def record_review(
+    session: Session,
+    actor: Person,
+    article: Article,
+    outcome: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> Review:
+    require(actor, Action.SET_REVIEW)
+    moment = now or utcnow()
+    try:
+        result = ReviewOutcome(outcome)
+    except ValueError:
+        raise InvalidContribution(
+            f"a review outcome is confirmed, revised or archived, not {outcome!r}"
+        ) from None
+    review = Review(
+        entry_id=article.entry_id,
+        reviewer_id=actor.id,
+        outcome=result,
+        note=" ".join(note.split()),
+        at=moment,
+    )
+    session.add(review)
+    article.review_requested_at = None
+    article.review_reason = ""
+    article.next_review_at = moment + timedelta(days=article.review_interval_days)
+    if result == ReviewOutcome.ARCHIVED:
+        article.entry.status = EntryStatus.ARCHIVED
+    record_event(
+        session,
+        article.entry,
+        actor,
+        "reviewed",
+        result + (f": {review.note}" if review.note else ""),
+        moment,
+    )
+    session.flush()
+    return review
+
+
+def reviews_of(session: Session, entry: Entry) -> list[Review]:
+    return list(
+        session.scalars(
+            select(Review).where(Review.entry_id == entry.id).order_by(Review.at.desc())
+        )
+    )
+
+
+def request_review(
+    session: Session, article: Article, reason: str, now: datetime | None = None
+) -> None:
+    """An event says the article may be wrong: it goes to the front of the queue now."""
+    article.review_requested_at = article.review_requested_at or (now or utcnow())
+    article.review_reason = reason[:2000]
+    record_event(session, article.entry, None, "review requested", reason, now)
+
+
+def articles_citing(session: Session, entry: Entry) -> list[Article]:
+    """Articles that name this entry, or the problem it solves, as a source."""
+    ids = [entry.id] + ([entry.solves_id] if entry.solves_id else [])
+    return list(
+        session.scalars(
+            select(Article).join(ArticleSource).where(ArticleSource.source_id.in_(ids)).distinct()
+        )
+    )
+
+
+def request_reviews_citing(
+    session: Session, entry: Entry, reason: str, now: datetime | None = None
+) -> list[Article]:
+    articles = articles_citing(session, entry)
+    own = article_of(session, entry)
+    if own is not None:
+        articles.append(own)
+    for article in articles:
+        request_review(session, article, reason, now)
+    return articles
+
+
+# -- candidates for promotion ----------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    problem: Entry
+    reuses: int
+    helpful: int
+
+    @property
+    def evidence(self) -> int:
+        return self.reuses * 2 + self.helpful
+
+
+def promotion_candidates(session: Session, limit: int = 20) -> list[Candidate]:
+    """Solved cases that others reused or found helpful and that no article covers yet."""
+    covered = set(session.scalars(select(ArticleSource.source_id)))
+    solved = list(
+        session.scalars(
+            select(Entry).where(
+                Entry.kind == EntryKind.PROBLEM,
+                Entry.status.in_([EntryStatus.SOLVED, EntryStatus.CLOSED]),
+            )
+        )
+    )
+    solutions: dict[int, list[int]] = {}
+    for solution_id, problem_id in session.execute(
+        select(Entry.id, Entry.solves_id).where(Entry.solves_id.in_([p.id for p in solved]))
+    ):
+        if problem_id is not None:
+            solutions.setdefault(problem_id, []).append(solution_id)
+    ids = [p.id for p in solved] + [s for group in solutions.values() for s in group]
+    counts = feedback_counts(session, ids) if ids else {}
+    candidates = []
+    for problem in solved:
+        family = [problem.id, *solutions.get(problem.id, [])]
+        if any(entry_id in covered for entry_id in family):
+            continue
+        reuses = sum(counts[i]["reuse"] for i in family)
+        helpful = sum(counts[i]["helpful"] for i in family)
+        if reuses or helpful:
+            candidates.append(Candidate(problem, reuses, helpful))
+    return sorted(candidates, key=lambda c: (-c.evidence, c.problem.external_id))[:limit]
+
+
+def near_duplicate_solutions(
+    session: Session, min_similarity: float = 0.9, limit: int = 20, max_solutions: int = 5000
+) -> list[tuple[Entry, Entry, float]]:
+    """Pairs of solutions (or practices) that say nearly the same thing: merge candidates.
+    Compares the first passage of each, newest `max_solutions` entries."""
+    rows = session.execute(
+        select(Entry.id, Passage.vector)
+        .join(Passage, Passage.entry_id == Entry.id)
+        .where(
+            Entry.kind.in_([EntryKind.SOLUTION, EntryKind.PRACTICE]),
+            Entry.status != EntryStatus.ARCHIVED,
+            Passage.passage_no == 0,
+        )
+        .order_by(Entry.created_at.desc())
+        .limit(max_solutions)
+    ).all()
+    if len(rows) < 2:
+        return []
+    ids = [row[0] for row in rows]
+    vectors = np.vstack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
+    similarity = vectors @ vectors.T
+    upper = np.triu(similarity, k=1)
+    first, second = np.nonzero(upper >= min_similarity)
+    order = np.argsort(-upper[first, second])[:limit]
+    entries = {e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(ids)))}
+    return [
+        (
+            entries[ids[first[i]]],
+            entries[ids[second[i]]],
+            round(float(upper[first[i], second[i]]), 3),
+        )
+        for i in order
+    ]
+
+
+def repertoire(session: Session, include_archived: bool = False) -> list[Article]:
+    query = select(Article).join(Entry, Entry.id == Article.entry_id).order_by(Entry.title)
+    if not include_archived:
+        query = query.where(Entry.status != EntryStatus.ARCHIVED)
+    return list(session.scalars(query))
+
+
+def count_articles(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Article)) or 0
