@@ -93,7 +93,7 @@ GRID = {
 def tune(homes: dict[str, Path]) -> None:
     """Grid search on both sites together; print the best joint and held-out figures."""
     sys.path.insert(0, str(REPO))
-    from indexer.embedder import load_embedder
+    from indexer.embedder import embedder_for
     from kb.database import Database
     from kb.settings import Settings
     from search.engine import SearchEngine
@@ -107,7 +107,7 @@ def tune(homes: dict[str, Path]) -> None:
     for site, home in homes.items():
         settings = Settings(home=home)
         database = Database.from_settings(settings)
-        engine = SearchEngine.open(settings, database, load_embedder(settings.embedding_model))
+        engine = SearchEngine.open(settings, database, embedder_for(settings))
         data = EVAL_DIR / "stackexchange-routing" / site
         queries = load_queries(data / "queries.jsonl")
         judgements[site] = load_qrels(data / "qrels.tsv")

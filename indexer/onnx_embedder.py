@@ -40,8 +40,9 @@ class OnnxEmbedder:
         self.model_id = embedding_model_id(model_name, f"onnx-{precision}")
         # Dynamic int8 scales each MatMul's input by the range of the whole batch, so a
         # text's vector would depend on the texts batched with it (cosine 0.99 to itself
-        # alone). One text per run makes each vector a function of its text only, and
-        # measured no slower here than batches of 32 (see BENCHMARKS.md).
+        # alone). One text per run makes each vector a function of its text only, as a
+        # query's is, and re-embedding reproducible; it costs about a quarter of the
+        # bulk throughput (BENCHMARKS.md).
         self.batch_size = 1 if precision == "int8" else batch_size
         self.tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)

@@ -575,10 +575,12 @@ def shipped_corpus() -> Path:
 
 def _register_commands() -> None:
     from kb.cli_accounts import token_group, user_group
+    from kb.cli_export import export_group
     from kb.cli_report import report_command
     from kb.cli_routing import escalate_command
 
     main.add_command(report_command)
+    main.add_command(export_group)
     main.add_command(user_group)
     main.add_command(token_group)
     main.add_command(escalate_command)

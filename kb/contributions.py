@@ -225,7 +225,8 @@ def record_feedback(
 ) -> Feedback:
     """Reuse, a helpful vote or a flag; giving the same one twice changes nothing."""
     reason = " ".join(reason.split())
-    if kind in (FeedbackKind.REUSE, FeedbackKind.HELPFUL) and entry.author_id == actor.id:
+    own_entry_kinds = (FeedbackKind.REUSE, FeedbackKind.HELPFUL, FeedbackKind.DID_NOT_WORK)
+    if kind in own_entry_kinds and entry.author_id == actor.id:
         raise NotAllowed("reuse and helpful votes count what others found; this entry is yours")
     if kind == FeedbackKind.FLAG and len(reason) < MIN_FLAG_REASON_CHARS:
         raise InvalidContribution("say why you flag it: outdated, wrong, duplicate, unsafe, …")
@@ -243,6 +244,11 @@ def record_feedback(
     feedback = Feedback(entry_id=entry.id, person_id=actor.id, kind=kind, reason=reason)
     session.add(feedback)
     session.flush()
+    if kind == FeedbackKind.DID_NOT_WORK:
+        from kb.repertoire import request_reviews_citing
+
+        why = f"{actor.name}: did not work for me" + (f" ({reason})" if reason else "")
+        request_reviews_citing(session, entry, why)
     return feedback
 
 

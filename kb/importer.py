@@ -3,14 +3,25 @@
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.database import Database
-from kb.models import Community, Entry, EntryKind, Person, utcnow
+from kb.models import (
+    Article,
+    ArticleSource,
+    Community,
+    Entry,
+    EntryKind,
+    EntryStatus,
+    Person,
+    utcnow,
+)
 from kb.problems import refresh_problem_status
 from kb.records import EntryRecord
+from kb.repertoire import SECTIONS, article_body
 from kb.sources import ImportBatch, ImportRejected, Located, Problem
 
 LOOKUP_CHUNK = 500
@@ -84,8 +95,12 @@ def import_batch(
                 touched_problems.add(solves)
             if entry.kind == EntryKind.PROBLEM:
                 touched_problems.add(entry.id)
+            elif record.status:
+                entry.status = record.status
             elif not entry.status:
-                entry.status = "community"
+                entry.status = EntryStatus.STANDARD if record.sections else EntryStatus.COMMUNITY
+            if record.kind == EntryKind.ARTICLE:
+                _upsert_article(session, entry, record, existing, people, summary)
         session.flush()
         for problem_id in touched_problems:
             refresh_problem_status(session, problem_id)
@@ -93,11 +108,38 @@ def import_batch(
     return summary
 
 
+def _upsert_article(
+    session: Session,
+    entry: Entry,
+    record: EntryRecord,
+    existing: dict[str, Entry],
+    people: dict[str, Person],
+    summary: ImportSummary,
+) -> None:
+    assert record.sections is not None  # checked by EntryRecord
+    owner = _person(session, people, record.owner or record.author, summary)
+    interval = record.review_interval_days or 180
+    article = session.get(Article, entry.id)
+    if article is None:
+        article = Article(entry_id=entry.id, owner_id=owner.id)
+        session.add(article)
+    article.sections = {key: record.sections.get(key, "") for key in SECTIONS}
+    article.scope = record.scope
+    article.owner_id = owner.id
+    article.review_interval_days = interval
+    article.next_review_at = record.next_review_at or (entry.created_at + timedelta(days=interval))
+    article.sources = [
+        ArticleSource(source_id=existing[source].id, position=position)
+        for position, source in enumerate(dict.fromkeys(record.sources))
+    ]
+
+
 def _assign(entry: Entry, record: EntryRecord, author: Person, community: Community) -> bool:
+    body = article_body(record.sections) if record.sections else record.body
     values: dict[str, object] = {
         "kind": record.kind.value,
         "title": record.title,
-        "body": record.body,
+        "body": body,
         "tags": record.tags,
         "author_id": author.id,
         "community_id": community.id,
@@ -130,11 +172,13 @@ def _existing_entries(session: Session, external_ids: list[str]) -> dict[str, En
 
 def _check_references(session: Session, batch: ImportBatch, existing: dict[str, Entry]) -> None:
     kinds = {item.record.id: item.record.kind for item in batch.entries}
-    missing = {
-        item.record.solves
+    referenced = {
+        target
         for item in batch.entries
-        if item.record.solves and item.record.solves not in kinds
+        for target in [item.record.solves, *item.record.sources]
+        if target
     }
+    missing = {target for target in referenced if target not in kinds}
     for external_id, kind in session.execute(
         select(Entry.external_id, Entry.kind).where(Entry.external_id.in_(missing))
     ):
@@ -144,6 +188,13 @@ def _check_references(session: Session, batch: ImportBatch, existing: dict[str, 
             existing[external_id] = entry
     problems: list[Problem] = []
     for item in batch.entries:
+        for source in item.record.sources:
+            if source not in kinds:
+                problems.append(
+                    Problem(item.location, f"`sources`: no entry has the id {source!r}")
+                )
+            elif kinds[source] == EntryKind.ARTICLE:
+                problems.append(Problem(item.location, f"`sources`: {source!r} is an article"))
         target = item.record.solves
         if target is None:
             continue

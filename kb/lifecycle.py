@@ -61,10 +61,12 @@ def allowed(person: Person, action: Action) -> bool:
 
 def require(person: Person, action: Action) -> None:
     if not allowed(person, action):
-        may = sorted(
-            role.value.replace("_", " ") for role, acts in ROLE_ACTIONS.items() if action in acts
-        )
-        raise NotAllowed(f"only a {' or '.join(may)} can {action.value.replace('_', ' ')}")
+        may = [
+            ("an " if role.value[0] in "aeiou" else "a ") + role.value.replace("_", " ")
+            for role, actions in ROLE_ACTIONS.items()
+            if action in actions
+        ]
+        raise NotAllowed(f"only {' or '.join(may)} can {action.value.replace('_', ' ')}")
 
 
 # target state → (states it may come from, the action that allows it)

@@ -213,6 +213,7 @@ class FeedbackKind(StrEnum):
     REUSE = "reuse"  # "this solved my case too"
     HELPFUL = "helpful"
     FLAG = "flag"  # needs attention; the reason says why
+    DID_NOT_WORK = "did_not_work"  # tried it, it did not solve my case: triggers a review
 
 
 class Feedback(Base):

@@ -51,6 +51,15 @@ class EntryRecord(BaseModel):
     created_at: Timestamp | None = None
     solves: Identifier | None = None
     accepted: bool = False
+    # Lifecycle state of a solution, practice or article (problems derive theirs).
+    status: str | None = None
+    # Repertoire articles only:
+    sections: dict[str, str] | None = None
+    sources: list[Identifier] = Field(default_factory=list)
+    owner: Identifier | None = None
+    scope: Identifier | None = None
+    review_interval_days: int | None = Field(default=None, ge=1, le=3650)
+    next_review_at: Timestamp | None = None
 
     @field_validator("tags", mode="before")
     @classmethod
@@ -70,6 +79,34 @@ class EntryRecord(BaseModel):
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         return _naive_utc(value)
+
+    @field_validator("next_review_at")
+    @classmethod
+    def _utc_review(cls, value: datetime | None) -> datetime | None:
+        return _naive_utc(value)
+
+    @model_validator(mode="after")
+    def _lifecycle_fields(self) -> "EntryRecord":
+        content_states = ("draft", "community", "validated", "standard", "archived")
+        if self.status is not None:
+            if self.kind == EntryKind.PROBLEM:
+                raise ValueError("a problem's status follows from its solutions; leave it out")
+            if self.status not in content_states:
+                raise ValueError(f"`status` is one of {', '.join(content_states)}")
+        article_fields = (self.sections, self.owner, self.scope, self.review_interval_days)
+        if self.kind != EntryKind.ARTICLE:
+            if self.sources or any(value is not None for value in article_fields):
+                raise ValueError("sections, sources, owner, scope and reviews are for articles")
+            return self
+        if (
+            not self.sections
+            or not self.sections.get("problem")
+            or not self.sections.get("resolution")
+        ):
+            raise ValueError("an article needs `sections` with at least problem and resolution")
+        if not self.sources:
+            raise ValueError("an article needs `sources`: the ids of the cases it comes from")
+        return self
 
     @model_validator(mode="after")
     def _solution_fields(self) -> "EntryRecord":

@@ -396,3 +396,20 @@ def repertoire(session: Session, include_archived: bool = False) -> list[Article
 
 def count_articles(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Article)) or 0
+
+
+def overdue_articles(
+    session: Session, external_ids: list[str], now: datetime | None = None
+) -> set[str]:
+    """Which of these entries are articles whose review is overdue or requested."""
+    moment = now or utcnow()
+    rows = session.execute(
+        select(Entry.external_id, Article.next_review_at, Article.review_requested_at)
+        .join(Article, Article.entry_id == Entry.id)
+        .where(Entry.external_id.in_(external_ids))
+    )
+    return {
+        external_id
+        for external_id, next_review_at, requested_at in rows
+        if next_review_at < moment or requested_at is not None
+    }

@@ -57,7 +57,7 @@ class EntryEdit(BaseModel):
 
 
 class FeedbackIn(BaseModel):
-    kind: Literal["helpful", "flag"]
+    kind: Literal["helpful", "flag", "did_not_work"]
     reason: str = Field(default="", max_length=MAX_COMMENT_CHARS)
 
 
@@ -203,7 +203,8 @@ def api_reuse(external_id: EntryId, person: ApiWriterDep, session: SessionDep) -
 def api_feedback(
     external_id: EntryId, payload: FeedbackIn, person: ApiWriterDep, session: SessionDep
 ) -> FeedbackOut:
-    """Mark an entry helpful, or flag it with a reason (outdated, wrong, unsafe, …)."""
+    """Mark an entry helpful, flag it with a reason (outdated, wrong, unsafe, …), or say it
+    did not work for you (the repertoire articles built on it go up for review)."""
     return _feedback(session, person, external_id, FeedbackKind(payload.kind), payload.reason)
 
 

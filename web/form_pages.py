@@ -121,7 +121,9 @@ def post_feedback(
     try:
         feedback_kind = FeedbackKind(kind)
     except ValueError:
-        raise HTTPException(400, f"unknown feedback {kind!r}: reuse, helpful or flag") from None
+        raise HTTPException(
+            400, f"unknown feedback {kind!r}: reuse, helpful, flag or did_not_work"
+        ) from None
     try:
         kb_write.record_feedback(session, person, entry, feedback_kind, reason)
     except InvalidContribution as error:

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from kb import browse
 from kb import contributions as kb_write
+from kb.lifecycle import events_of
+from kb.repertoire import overdue_articles
 from kb.models import Community, Entry, Person
 from kb.search_log import mark_opened
 from search.engine import QueryError
@@ -18,6 +20,7 @@ from search.filters import SearchFilters
 from search.routing import workers_by_external_id
 from web.auth import ViewerDep, require_reader, visitor_key
 from web.deps import EngineDep, SessionDep, entry_or_404
+from web.repertoire_pages import entry_lifecycle_context
 from web.routing_pages import routing_context
 from web.search_logging import record_search
 from web.templating import templates
@@ -100,6 +103,7 @@ def search_page(
             "page_url": lambda number: url(page=number),
             "working_on": workers_by_external_id(session, [hit.id for hit in results.hits]),
             "log_id": log_id,
+            "overdue": overdue_articles(session, [hit.id for hit in results.hits]),
         },
     )
 
@@ -119,6 +123,7 @@ def entry_page(
         session.commit()
     context = entry_context(session, entry, viewer)
     context.update(routing_context(request, session, engine, entry, viewer))
+    context.update(entry_lifecycle_context(session, entry, viewer))
     return templates.TemplateResponse(request, "entry.html", context)
 
 
@@ -151,10 +156,13 @@ def revisions_page(request: Request, session: SessionDep, external_id: str) -> H
     revisions = kb_write.revisions_of(session, entry)
     changes = [
         (revision, revision_diff(previous, revision))
-        for previous, revision in zip([None, *revisions[:-1]], revisions, strict=True)
+        for previous, revision in zip([None, *revisions][: len(revisions)], revisions, strict=True)
     ]
+    events = list(reversed(events_of(session, entry)))
     return templates.TemplateResponse(
-        request, "revisions.html", {"entry": entry, "changes": list(reversed(changes))}
+        request,
+        "revisions.html",
+        {"entry": entry, "changes": list(reversed(changes)), "events": events},
     )
 
 

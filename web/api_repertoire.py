@@ -1,0 +1,336 @@
+"""The JSON API for the lifecycle and the standard repertoire: state changes,
+articles, reviews, promotion candidates, community members and collections."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb import collections as kb_collections
+from kb import repertoire as kb_repertoire
+from kb.communities import set_membership
+from kb.lifecycle import Action, change_state, require
+from kb.models import Article, Collection, Community, Person
+from web.auth import ApiWriterDep, ReaderDep
+from web.capture import after_saving
+from web.deps import EngineDep, SessionDep, entry_or_404
+from web.schemas import EntryOut, ErrorResponse
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (401, 403, 404, 422)
+}
+router = APIRouter(prefix="/api", responses=ERRORS)
+EntryId = Annotated[str, Path(description="The entry's id, as shown on its page.")]
+
+
+class StateIn(BaseModel):
+    to: str = Field(description="The new state, e.g. validated, standard, archived, closed.")
+    note: str = Field(default="", max_length=2000)
+
+
+class ArticleIn(BaseModel):
+    title: str = Field(max_length=600)
+    sections: dict[str, str] = Field(
+        description="problem, context, cause, resolution, applies_when, not_applies_when"
+    )
+    sources: list[str] = Field(min_length=1, max_length=20, description="Ids of solved cases.")
+    owner: str | None = Field(default=None, description="Handle; default: you.")
+    scope: str | None = Field(default=None, description="Community slug; none: organisation.")
+    review_interval_days: int | None = Field(default=None, ge=1, le=3650)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ArticleEdit(BaseModel):
+    sections: dict[str, str] | None = None
+    owner: str | None = None
+    review_interval_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str
+    status: str
+    sections: dict[str, str]
+    sources: list[str]
+    credits: list[str]
+    owner: str
+    scope: str | None
+    review_interval_days: int
+    next_review_at: datetime
+    review_requested: bool
+    review_reason: str
+
+    @classmethod
+    def from_article(cls, article: Article) -> "ArticleOut":
+        return cls(
+            id=article.entry.external_id,
+            title=article.entry.title,
+            status=article.entry.status,
+            sections=dict(article.sections),
+            sources=[link.source.external_id for link in article.sources],
+            credits=[person.handle for person in kb_repertoire.credits(article)],
+            owner=article.owner.handle,
+            scope=article.scope,
+            review_interval_days=article.review_interval_days,
+            next_review_at=article.next_review_at,
+            review_requested=article.review_requested_at is not None,
+            review_reason=article.review_reason,
+        )
+
+
+class ReviewIn(BaseModel):
+    outcome: str = Field(description="confirmed, revised or archived")
+    note: str = Field(default="", max_length=2000)
+
+
+class QueueItemOut(BaseModel):
+    article: ArticleOut
+    state: str
+    due_at: datetime
+
+
+class FlagReviewIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class CandidateOut(BaseModel):
+    problem: str
+    title: str
+    reuses: int
+    helpful: int
+
+
+class DuplicateOut(BaseModel):
+    first: str
+    second: str
+    similarity: float
+
+
+class CandidatesOut(BaseModel):
+    cases: list[CandidateOut]
+    near_duplicates: list[DuplicateOut]
+
+
+class MemberIn(BaseModel):
+    person: str
+    member: bool = True
+
+
+class CollectionIn(BaseModel):
+    title: str = Field(max_length=300)
+    introduction: str = Field(default="", max_length=50_000)
+    entries: list[str] = Field(min_length=1, max_length=100)
+    questions: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CollectionOut(BaseModel):
+    id: int
+    title: str
+    introduction: str
+    entries: list[str]
+    questions: list[str]
+    booklet_html: str
+    booklet_markdown: str
+
+    @classmethod
+    def from_collection(cls, collection: Collection) -> "CollectionOut":
+        return cls(
+            id=collection.id,
+            title=collection.title,
+            introduction=collection.introduction,
+            entries=[item.entry.external_id for item in collection.items],
+            questions=list(collection.questions),
+            booklet_html=f"/collections/{collection.id}/booklet.html",
+            booklet_markdown=f"/collections/{collection.id}/booklet.md",
+        )
+
+
+def _person(session: Session, handle: str) -> Person:
+    person = session.scalar(select(Person).where(Person.handle == handle))
+    if person is None:
+        raise HTTPException(422, f"nobody is called {handle!r}")
+    return person
+
+
+def _article(session: Session, external_id: str) -> Article:
+    article = kb_repertoire.article_of(session, entry_or_404(session, external_id))
+    if article is None:
+        raise HTTPException(404, f"{external_id} is not a repertoire article")
+    return article
+
+
+@router.post("/entries/{external_id}/state", response_model=EntryOut, tags=["repertoire"])
+def api_change_state(
+    external_id: EntryId, payload: StateIn, person: ApiWriterDep, session: SessionDep
+) -> EntryOut:
+    """Validate, promote to standard, archive, restore, close or reopen; refused with the
+    reason when your role or the lifecycle does not allow it."""
+    entry = change_state(
+        session, person, entry_or_404(session, external_id), payload.to, payload.note
+    )
+    session.commit()
+    return EntryOut.from_entry(session, entry)
+
+
+@router.post("/articles", response_model=ArticleOut, status_code=201, tags=["repertoire"])
+def api_promote(
+    request: Request,
+    payload: ArticleIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+) -> ArticleOut:
+    """Distil solved cases into a standard-repertoire article (knowledge managers)."""
+    require(person, Action.PROMOTE)
+    interval = payload.review_interval_days or request.app.state.settings.review_interval_days
+    article = kb_repertoire.promote_to_article(
+        session,
+        person,
+        title=payload.title,
+        sections=payload.sections,
+        sources=[entry_or_404(session, source) for source in payload.sources],
+        owner=_person(session, payload.owner) if payload.owner else None,
+        scope=payload.scope,
+        review_interval_days=interval,
+        tags=payload.tags,
+    )
+    session.commit()
+    after_saving(session, engine, article.entry)
+    return ArticleOut.from_article(article)
+
+
+@router.get("/articles/{external_id}", response_model=ArticleOut, tags=["repertoire"])
+def api_article(external_id: EntryId, _reader: ReaderDep, session: SessionDep) -> ArticleOut:
+    return ArticleOut.from_article(_article(session, external_id))
+
+
+@router.patch("/articles/{external_id}", response_model=ArticleOut, tags=["repertoire"])
+def api_edit_article(
+    external_id: EntryId,
+    payload: ArticleEdit,
+    person: ApiWriterDep,
+    session: SessionDep,
+    engine: EngineDep,
+) -> ArticleOut:
+    """Revise the sections (author or knowledge manager), or set owner and review interval."""
+    article = _article(session, external_id)
+    kb_repertoire.update_article(
+        session,
+        person,
+        article,
+        sections=payload.sections,
+        owner=_person(session, payload.owner) if payload.owner else None,
+        review_interval_days=payload.review_interval_days,
+    )
+    session.commit()
+    if payload.sections is not None:
+        after_saving(session, engine, article.entry)
+    return ArticleOut.from_article(article)
+
+
+@router.post("/articles/{external_id}/reviews", status_code=201, tags=["repertoire"])
+def api_review(
+    external_id: EntryId, payload: ReviewIn, person: ApiWriterDep, session: SessionDep
+) -> dict[str, object]:
+    """Record a review: confirmed, revised or archived. The next one is set from the interval."""
+    article = _article(session, external_id)
+    review = kb_repertoire.record_review(session, person, article, payload.outcome, payload.note)
+    session.commit()
+    return {
+        "article": external_id,
+        "outcome": review.outcome,
+        "reviewer": person.handle,
+        "at": review.at.isoformat(),
+        "next_review_at": article.next_review_at.isoformat(),
+    }
+
+
+@router.post("/articles/{external_id}/flag-review", response_model=ArticleOut, tags=["repertoire"])
+def api_flag_review(
+    external_id: EntryId, payload: FlagReviewIn, person: ApiWriterDep, session: SessionDep
+) -> ArticleOut:
+    """Put an article in the review queue now (tutors and knowledge managers)."""
+    require(person, Action.FLAG_FOR_REVIEW)
+    article = _article(session, external_id)
+    kb_repertoire.request_review(session, article, f"{person.name}: {payload.reason}")
+    session.commit()
+    return ArticleOut.from_article(article)
+
+
+@router.get("/reviews", response_model=list[QueueItemOut], tags=["repertoire"])
+def api_review_queue(
+    request: Request, _reader: ReaderDep, session: SessionDep, owner: str | None = None
+) -> list[QueueItemOut]:
+    """Articles whose review is requested, overdue or due soon, most urgent first."""
+    items = kb_repertoire.review_queue(
+        session,
+        due_within_days=request.app.state.settings.review_due_soon_days,
+        owner=_person(session, owner) if owner else None,
+    )
+    return [
+        QueueItemOut(article=ArticleOut.from_article(i.article), state=i.state, due_at=i.due_at)
+        for i in items
+    ]
+
+
+@router.get("/repertoire/candidates", response_model=CandidatesOut, tags=["repertoire"])
+def api_candidates(_reader: ReaderDep, session: SessionDep) -> CandidatesOut:
+    """Solved cases worth promoting (reused or found helpful, no article yet) and
+    near-duplicate solutions worth merging."""
+    return CandidatesOut(
+        cases=[
+            CandidateOut(
+                problem=c.problem.external_id,
+                title=c.problem.title,
+                reuses=c.reuses,
+                helpful=c.helpful,
+            )
+            for c in kb_repertoire.promotion_candidates(session)
+        ],
+        near_duplicates=[
+            DuplicateOut(first=a.external_id, second=b.external_id, similarity=score)
+            for a, b, score in kb_repertoire.near_duplicate_solutions(session)
+        ],
+    )
+
+
+@router.post("/communities/{slug}/members", tags=["communities"])
+def api_membership(
+    slug: str, payload: MemberIn, person: ApiWriterDep, session: SessionDep
+) -> dict[str, object]:
+    """Add or remove a member (the community's leaders and admins)."""
+    community = session.scalar(select(Community).where(Community.slug == slug))
+    if community is None:
+        raise HTTPException(404, f"no community has the id {slug!r}")
+    member = _person(session, payload.person)
+    set_membership(session, person, community, member, payload.member)
+    session.commit()
+    return {"community": slug, "person": member.handle, "member": slug in member.communities}
+
+
+@router.post("/collections", response_model=CollectionOut, status_code=201, tags=["repertoire"])
+def api_new_collection(
+    payload: CollectionIn, person: ApiWriterDep, session: SessionDep
+) -> CollectionOut:
+    """Assemble a case study or teaching booklet (knowledge managers)."""
+    collection = kb_collections.create_collection(
+        session,
+        person,
+        title=payload.title,
+        introduction=payload.introduction,
+        entries=[entry_or_404(session, entry_id) for entry_id in payload.entries],
+        questions=payload.questions,
+    )
+    session.commit()
+    return CollectionOut.from_collection(collection)
+
+
+@router.get("/collections/{collection_id}", response_model=CollectionOut, tags=["repertoire"])
+def api_collection(collection_id: int, _reader: ReaderDep, session: SessionDep) -> CollectionOut:
+    collection = session.get(Collection, collection_id)
+    if collection is None:
+        raise HTTPException(404, f"no collection has the id {collection_id}")
+    return CollectionOut.from_collection(collection)

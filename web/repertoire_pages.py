@@ -1,0 +1,310 @@
+"""Pages of the standard repertoire: articles and candidates, the review queue, state
+changes, promotion, collections and their booklets."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from kb import collections as kb_collections
+from kb import repertoire as kb_repertoire
+from kb.contributions import InvalidContribution, parse_tags
+from kb.lifecycle import Action, allowed, change_state, require
+from kb.models import Collection, Community, Entry, Person
+from web.auth import FormWriterDep, ReaderDep, SignedInDep
+from web.capture import after_saving
+from web.deps import EngineDep, SessionDep, entry_or_404
+from web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+FormText = Annotated[str, Form()]
+
+
+@router.get("/repertoire", response_class=HTMLResponse, name="repertoire_page")
+def repertoire_page(request: Request, viewer: ReaderDep, session: SessionDep) -> Response:
+    managing = viewer is not None and allowed(viewer, Action.PROMOTE)
+    context: dict[str, Any] = {
+        "articles": kb_repertoire.repertoire(session),
+        "collections": list(session.scalars(select(Collection).order_by(Collection.title))),
+        "managing": managing,
+        "candidates": kb_repertoire.promotion_candidates(session) if managing else [],
+        "duplicates": kb_repertoire.near_duplicate_solutions(session) if managing else [],
+        "is_overdue": kb_repertoire.is_overdue,
+    }
+    return templates.TemplateResponse(request, "repertoire.html", context)
+
+
+@router.get("/repertoire/new", response_class=HTMLResponse, name="new_article_page")
+def new_article_page(
+    request: Request, person: SignedInDep, session: SessionDep, source: str = ""
+) -> Response:
+    require(person, Action.PROMOTE)
+    sources = [entry_or_404(session, s) for s in source.split(",") if s.strip()]
+    form: dict[str, str] = {"sources": ",".join(s.external_id for s in sources)}
+    if sources:
+        first = sources[0]
+        accepted = [s for s in first.solutions if s.accepted]
+        form.update(
+            title=first.title,
+            problem=first.body,
+            resolution=accepted[0].body if accepted else "",
+            tags=", ".join(first.tags),
+        )
+    return _article_form(request, session, person, form, None)
+
+
+def _article_form(
+    request: Request,
+    session: SessionDep,
+    person: Person,
+    form: dict[str, str],
+    error: str | None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "form": form,
+        "error": error,
+        "sections": kb_repertoire.SECTIONS,
+        "communities": list(session.scalars(select(Community).order_by(Community.name))),
+        "people": list(session.scalars(select(Person).order_by(Person.name))),
+        "me": person,
+        "default_interval": request.app.state.settings.review_interval_days,
+    }
+    return templates.TemplateResponse(request, "article_form.html", context, status_code=status)
+
+
+@router.post("/repertoire/new", response_class=HTMLResponse)
+async def post_article(
+    request: Request, person: FormWriterDep, session: SessionDep, engine: EngineDep
+) -> Response:
+    form = {key: str(value) for key, value in (await request.form()).items()}
+    try:
+        sources = [
+            entry_or_404(session, s.strip())
+            for s in form.get("sources", "").split(",")
+            if s.strip()
+        ]
+        owner = session.scalar(select(Person).where(Person.handle == form.get("owner", "")))
+        interval_text = form.get("review_interval_days", "") or "0"
+        if not interval_text.isdigit():
+            raise InvalidContribution("the review interval is a number of days")
+        article = kb_repertoire.promote_to_article(
+            session,
+            person,
+            title=form.get("title", ""),
+            sections={key: form.get(key, "") for key in kb_repertoire.SECTIONS},
+            sources=sources,
+            owner=owner,
+            scope=form.get("scope") or None,
+            review_interval_days=int(interval_text),
+            tags=parse_tags(form.get("tags", "")),
+        )
+    except (InvalidContribution, HTTPException) as error:
+        session.rollback()
+        message = str(error.detail) if isinstance(error, HTTPException) else str(error)
+        return _article_form(request, session, person, form, message, 422)
+    session.commit()
+    after_saving(session, engine, article.entry)
+    return RedirectResponse(f"/entries/{article.entry.external_id}", status_code=303)
+
+
+@router.post("/entries/{external_id}/state")
+def post_state(
+    external_id: str,
+    person: FormWriterDep,
+    session: SessionDep,
+    to: FormText = "",
+    note: FormText = "",
+) -> Response:
+    entry = change_state(session, person, entry_or_404(session, external_id), to, note)
+    session.commit()
+    return RedirectResponse(f"/entries/{entry.external_id}", status_code=303)
+
+
+@router.get("/reviews", response_class=HTMLResponse, name="reviews_page")
+def reviews_page(
+    request: Request, person: SignedInDep, session: SessionDep, owner: str = ""
+) -> Response:
+    owner_person = session.scalar(select(Person).where(Person.handle == owner)) if owner else None
+    queue = kb_repertoire.review_queue(
+        session,
+        due_within_days=request.app.state.settings.review_due_soon_days,
+        owner=owner_person,
+    )
+    by_owner: dict[str, list[kb_repertoire.QueueItem]] = {}
+    for item in queue:
+        by_owner.setdefault(item.article.owner.name, []).append(item)
+    context = {
+        "by_owner": by_owner,
+        "count": len(queue),
+        "may_review": allowed(person, Action.SET_REVIEW),
+        "owner": owner,
+    }
+    return templates.TemplateResponse(request, "reviews.html", context)
+
+
+@router.post("/entries/{external_id}/review")
+def post_review(
+    external_id: str,
+    person: FormWriterDep,
+    session: SessionDep,
+    outcome: FormText = "",
+    note: FormText = "",
+) -> Response:
+    article = kb_repertoire.article_of(session, entry_or_404(session, external_id))
+    if article is None:
+        raise HTTPException(404, f"{external_id} is not a repertoire article")
+    kb_repertoire.record_review(session, person, article, outcome, note)
+    session.commit()
+    return RedirectResponse("/reviews", status_code=303)
+
+
+@router.post("/entries/{external_id}/flag-review")
+def post_flag_review(
+    external_id: str, person: FormWriterDep, session: SessionDep, reason: FormText = ""
+) -> Response:
+    require(person, Action.FLAG_FOR_REVIEW)
+    article = kb_repertoire.article_of(session, entry_or_404(session, external_id))
+    if article is None:
+        raise HTTPException(404, f"{external_id} is not a repertoire article")
+    if len(reason.strip()) < 3:
+        raise InvalidContribution("say why it needs a review")
+    kb_repertoire.request_review(session, article, f"{person.name}: {reason.strip()}")
+    session.commit()
+    return RedirectResponse(f"/entries/{external_id}", status_code=303)
+
+
+# -- collections -------------------------------------------------------------------------
+
+
+@router.get("/collections/new", response_class=HTMLResponse, name="new_collection_page")
+def new_collection_page(
+    request: Request, person: SignedInDep, session: SessionDep, entries: str = ""
+) -> Response:
+    require(person, Action.PROMOTE)
+    return templates.TemplateResponse(
+        request, "collection_form.html", {"form": {"entries": entries}, "error": None}
+    )
+
+
+@router.post("/collections/new", response_class=HTMLResponse)
+def post_collection(
+    request: Request,
+    person: FormWriterDep,
+    session: SessionDep,
+    title: FormText = "",
+    introduction: FormText = "",
+    entries: FormText = "",
+    questions: FormText = "",
+) -> Response:
+    form = {
+        "title": title,
+        "introduction": introduction,
+        "entries": entries,
+        "questions": questions,
+    }
+    try:
+        chosen = [entry_or_404(session, e) for e in entries.replace(",", " ").split()]
+        collection = kb_collections.create_collection(
+            session,
+            person,
+            title=title,
+            introduction=introduction,
+            entries=chosen,
+            questions=questions.splitlines(),
+        )
+    except (InvalidContribution, HTTPException) as error:
+        session.rollback()
+        message = str(error.detail) if isinstance(error, HTTPException) else str(error)
+        return templates.TemplateResponse(
+            request, "collection_form.html", {"form": form, "error": message}, status_code=422
+        )
+    session.commit()
+    return RedirectResponse(f"/collections/{collection.id}", status_code=303)
+
+
+def _collection(session: SessionDep, collection_id: int) -> Collection:
+    collection = session.get(Collection, collection_id)
+    if collection is None:
+        raise HTTPException(404, f"no collection has the id {collection_id}")
+    return collection
+
+
+def _booklet_context(collection: Collection) -> dict[str, Any]:
+    return {
+        "collection": collection,
+        "accepted": {
+            item.entry.id: [s for s in item.entry.solutions if s.accepted]
+            for item in collection.items
+        },
+    }
+
+
+@router.get("/collections/{collection_id}", response_class=HTMLResponse, name="collection_page")
+def collection_page(
+    request: Request, collection_id: int, _reader: ReaderDep, session: SessionDep
+) -> Response:
+    context = _booklet_context(_collection(session, collection_id))
+    return templates.TemplateResponse(request, "collection.html", context)
+
+
+@router.get("/collections/{collection_id}/booklet.html", response_class=HTMLResponse)
+def booklet_html(
+    request: Request, collection_id: int, _reader: ReaderDep, session: SessionDep
+) -> Response:
+    """A standalone page (styles inline, no links to this server) to save, print or mail."""
+    collection = _collection(session, collection_id)
+    response = templates.TemplateResponse(request, "booklet.html", _booklet_context(collection))
+    filename = f"booklet-{collection.id}.html"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+@router.get("/collections/{collection_id}/booklet.md")
+def booklet_markdown(collection_id: int, _reader: ReaderDep, session: SessionDep) -> Response:
+    collection = _collection(session, collection_id)
+    return PlainTextResponse(
+        kb_collections.booklet_markdown(collection),
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="booklet-{collection.id}.md"'},
+    )
+
+
+def entry_lifecycle_context(
+    session: SessionDep, entry: Entry, viewer: Person | None
+) -> dict[str, Any]:
+    """For the entry page: the article side, reviews, history and allowed state changes."""
+    from kb.lifecycle import CONTENT_TRANSITIONS, events_of
+
+    article = kb_repertoire.article_of(session, entry)
+    targets: list[str] = []
+    if viewer is not None and entry.kind != "problem":
+        for target, (sources, action) in CONTENT_TRANSITIONS.items():
+            own_draft = entry.status == "draft" and entry.author_id == viewer.id
+            if entry.status in sources and (
+                allowed(viewer, action) or (own_draft and target == "community")
+            ):
+                targets.append(target)
+    elif viewer is not None:
+        asker_or_manager = entry.author_id == viewer.id or allowed(viewer, Action.ARCHIVE)
+        if asker_or_manager and entry.status == "solved":
+            targets = ["closed", "open"]
+        elif asker_or_manager and entry.status == "closed":
+            targets = ["open"]
+    return {
+        "article": article,
+        "article_credits": kb_repertoire.credits(article) if article else [],
+        "article_overdue": kb_repertoire.is_overdue(article) if article else False,
+        "reviews": kb_repertoire.reviews_of(session, entry) if article else [],
+        "events": events_of(session, entry),
+        "state_targets": targets,
+        "may_promote": viewer is not None
+        and allowed(viewer, Action.PROMOTE)
+        and entry.kind == "problem"
+        and entry.status in ("solved", "closed"),
+        "may_flag_review": viewer is not None
+        and article is not None
+        and allowed(viewer, Action.FLAG_FOR_REVIEW),
+        "cited_by": kb_repertoire.articles_citing(session, entry),
+    }
