@@ -58,7 +58,35 @@ def main(base: str) -> None:
         tutor.goto("/console?weeks=52")
         tutor.wait_for_selector("svg.chart")
         tutor.screenshot(path=str(OUT / "console.png"), full_page=True)
+
+        manager = browser.new_page(viewport={"width": 1280, "height": 900}, base_url=base)
+        sign_in(manager, "grace.okafor")
+        articles = [
+            write_article(manager, "MNT-P-001", "7", "Coolant mist in the DRIVE-CLiQ connector."),
+            write_article(manager, "ITS-P-001", "10", "Cached VPN credentials after a change."),
+        ]
+        page.goto("/entries/MNT-S-001-1")  # leon: "did not work for me" puts it in the queue
+        page.click("text=Did not work for me")
+        manager.goto("/reviews")
+        manager.screenshot(path=str(OUT / "reviews.png"), full_page=True)
+        manager.goto("/collections/new")
+        manager.fill("#title", "Faults that appear when things warm up or change")
+        manager.fill("#introduction", "Two cases where **what changed** was the clue.")
+        manager.fill("#entries", " ".join(articles + ["MNT-P-001"]))
+        manager.fill("#questions", "What changed just before?\nWhat would you check first?")
+        manager.click("form.stacked button[type=submit]")
+        manager.click("text=Booklet (HTML)")
+        manager.screenshot(path=str(OUT / "booklet.png"))
         browser.close()
+
+
+def write_article(page: Page, source: str, interval: str, cause: str) -> str:
+    page.goto(f"/repertoire/new?source={source}")
+    page.fill("#cause", cause)
+    page.fill("#review_interval_days", interval)
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_selector("aside.provenance")
+    return page.url.rsplit("/", 1)[1]
 
 
 def sign_in(page: Page, handle: str) -> None:

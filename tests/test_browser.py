@@ -177,3 +177,34 @@ def test_the_console_renders_its_charts_for_a_tutor(new_page) -> None:  # type: 
     expect(tutor.locator("svg.chart rect.bar").first).to_be_attached()
     expect(tutor.locator("tr.gap").first).to_be_visible()
     expect(tutor.locator("#gaps")).to_contain_text("booth")
+
+
+def test_a_manager_writes_an_article_and_a_booklet_that_renders(new_page) -> None:  # type: ignore[no-untyped-def]
+    grace = new_page("grace.okafor")
+    grace.goto("/entries/ITS-P-001")
+    grace.click("text=Write a repertoire article from this case")
+    expect(grace.locator("#sources")).to_have_value("ITS-P-001")
+    grace.fill("#title", "VPN: Authentication failed (0x80070005) after a password change")
+    grace.fill("#cause", "The cached VPN credentials still hold the old password.")
+    grace.fill("#applies_when", "GlobalProtect on company laptops.")
+    grace.fill("#review_interval_days", "90")
+    grace.click("form.stacked button[type=submit]")
+    expect(grace.locator("aside.provenance")).to_contain_text("Distilled from")
+    article_id = grace.url.rsplit("/", 1)[1]
+
+    grace.goto("/collections/new")
+    grace.fill("#title", "Remote access: a case study")
+    grace.fill("#introduction", "Three ways a **VPN** login fails.")
+    grace.fill("#entries", f"{article_id} ITS-P-001")
+    grace.fill("#questions", "What do you check first?\nWhen do you call IT?")
+    grace.click("form.stacked button[type=submit]")
+    expect(grace.locator("h1")).to_have_text("Remote access: a case study")
+
+    errors: list[str] = []
+    grace.on("pageerror", lambda error: errors.append(str(error)))
+    grace.click("text=Booklet (HTML)")
+    expect(grace.locator("article.booklet h1")).to_have_text("Remote access: a case study")
+    expect(grace.locator("section.part")).to_have_count(2)
+    expect(grace.locator("section.questions li")).to_have_count(2)
+    expect(grace.locator(".introduction strong")).to_have_text("VPN")
+    assert errors == []

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from kb import browse
 from kb import contributions as kb_write
 from kb.lifecycle import events_of
-from kb.repertoire import overdue_articles
 from kb.models import Community, Entry, Person
+from kb.repertoire import overdue_articles
 from kb.search_log import mark_opened
 from search.engine import QueryError
 from search.filters import SearchFilters
