@@ -5,17 +5,18 @@ ever embedded again, and the FAISS index can always be rebuilt without the model
 """
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from indexer.embedder import Embedder
 from indexer.passages import PassageSplitter
-from indexer.vector_index import VectorIndex, passage_key, read_meta
+from indexer.vector_index import IndexParams, VectorIndex, passage_key, read_meta
 from kb.database import Database
 from kb.models import Entry, IndexState, Passage
 
@@ -39,6 +40,8 @@ class ReindexSummary:
     vectors_in_index: int
     seconds: float
     rebuilt_index: bool
+    index_type: str = ""
+    build_seconds: float = 0.0  # building (and training) the FAISS index, part of seconds
 
     @property
     def entries_per_second(self) -> float:
@@ -104,22 +107,67 @@ def stale_entry_ids(session: Session, model_id: str, full: bool) -> list[int]:
     return list(session.scalars(statement))
 
 
-def build_index(database: Database, dim: int, model_id: str) -> VectorIndex:
-    """A fresh in-memory index from every vector stored in the database."""
+def build_index(
+    database: Database,
+    dim: int,
+    model_id: str,
+    params: IndexParams | None = None,
+    trained: VectorIndex | None = None,
+) -> VectorIndex:
+    """A fresh in-memory index from every vector stored in the database.
+
+    The type follows the number of vectors (params). An IVF index is trained on a
+    sample read first, unless `trained` is an IVF index of a suitable size whose
+    cells can be reused (catching up in a server, rather than `kb reindex`).
+    """
+    params = params or IndexParams()
     with database.session() as session:
         generation = session.scalar(select(IndexState.generation).where(IndexState.id == 1)) or 0
-        index = VectorIndex(dim, model_id, generation)
-        statement = (
-            select(Passage.entry_id, Passage.passage_no, Passage.vector)
-            .join(Entry, Entry.id == Passage.entry_id)
-            .where(Entry.embedding_model == model_id)
-            .execution_options(yield_per=VECTORS_PER_READ)
-        )
-        for partition in session.execute(statement).partitions():
-            keys = np.fromiter((passage_key(row[0], row[1]) for row in partition), dtype=np.int64)
-            vectors = np.frombuffer(b"".join(row[2] for row in partition), dtype=np.float32)
-            index.add(keys, vectors.reshape(len(partition), dim))
+        count = session.scalar(_stored_vectors(model_id, count=True)) or 0
+        index = VectorIndex.for_size(count, dim, model_id, params, generation)
+        if not index.is_trained:
+            if (
+                trained is not None
+                and trained.index_type == index.index_type
+                and trained.is_trained
+                and trained.nlist <= params.nlist_for(count) * 2
+            ):
+                index = trained.empty_copy(generation)
+            else:
+                index.train(_training_sample(session, model_id, dim, count, index))
+        for keys, vectors in _read_vectors(session, model_id, dim):
+            index.add(keys, vectors)
     return index
+
+
+def _stored_vectors(model_id: str, count: bool = False) -> Select[Any]:
+    columns = (func.count(),) if count else (Passage.entry_id, Passage.passage_no, Passage.vector)
+    return (
+        select(*columns)
+        .select_from(Passage)
+        .join(Entry, Entry.id == Passage.entry_id)
+        .where(Entry.embedding_model == model_id)
+    )
+
+
+def _read_vectors(
+    session: Session, model_id: str, dim: int, every: int = 1
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    statement = _stored_vectors(model_id).execution_options(yield_per=VECTORS_PER_READ)
+    for partition in session.execute(statement).partitions():
+        rows = partition[::every]
+        keys = np.fromiter((passage_key(row[0], row[1]) for row in rows), dtype=np.int64)
+        vectors = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32)
+        yield keys, vectors.reshape(len(rows), dim)
+
+
+def _training_sample(
+    session: Session, model_id: str, dim: int, count: int, index: VectorIndex
+) -> np.ndarray:
+    """An even sample of the stored vectors, as many as k-means uses (256 per cell)."""
+    every = max(1, count // max(index.training_sample_size(), 1))
+    parts = [vectors for _keys, vectors in _read_vectors(session, model_id, dim, every)]
+    return np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
 
 
 def reindex(
@@ -130,6 +178,7 @@ def reindex(
     full: bool = False,
     on_progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    params: IndexParams | None = None,
 ) -> ReindexSummary:
     started = time.perf_counter()
     with database.session() as session:
@@ -158,8 +207,13 @@ def reindex(
     )
     removed = 0
     vectors_in_index = previous.count if previous else 0
+    index_type = previous.index_type if previous else ""
+    build_seconds = 0.0
     if needs_build:
-        index = build_index(database, embedder.dim, embedder.model_id)
+        build_started = time.perf_counter()
+        index = build_index(database, embedder.dim, embedder.model_id, params)
+        build_seconds = time.perf_counter() - build_started
+        index_type = index.index_type
         if previous is not None and previous.model_id == embedder.model_id:
             old = VectorIndex.load(index_dir, embedder.model_id)
             if old is not None:
@@ -174,6 +228,8 @@ def reindex(
         vectors_in_index=vectors_in_index,
         seconds=time.perf_counter() - started,
         rebuilt_index=needs_build,
+        index_type=index_type,
+        build_seconds=build_seconds,
     )
 
 

@@ -4,13 +4,24 @@ Inner product on L2-normalised vectors (= cosine), with our own int64 ids.
 Each passage's id is `entry_id << 10 | passage_no`, so a hit names its entry
 without a lookup table.
 
+The index type follows the size. Below `IndexParams.ivf_threshold` vectors it is
+exact: `IndexIDMap2(IndexFlatIP)`. From there on it is an inverted-file index
+with 8-bit scalar quantisation (`IndexIVFScalarQuantizer`, inner product, our
+ids stored in its lists): k-means cells (`nlist`, about 4·sqrt(n)), each vector
+kept in 384 bytes instead of 1,536, and a query scans the `nprobe` nearest
+cells. It is trained when the index is built (`kb reindex`); deletions scan
+the lists (`remove_ids`).
+
 On disk an index is two files in the index folder: `vectors-<generation>-<n>.faiss`
 and `index-meta.json`, which names that file together with the model and the
 database generation it was built from. The meta file is replaced last, with an
-atomic rename, so a crash at any moment leaves the previous index in use.
+atomic rename, so a crash at any moment leaves the previous index in use. An IVF
+index is memory-mapped when loaded (`faiss.IO_FLAG_MMAP`): its lists are read
+from the page cache, not copied; the first change to it copies them into memory.
 """
 
 import json
+import math
 import os
 import time
 import uuid
@@ -27,6 +38,13 @@ META_FILE = "index-meta.json"
 
 # Without this, a batch of queries against a flat index is about 8 times slower.
 faiss.cvar.distance_compute_blas_threshold = 20
+
+FLAT = "flat"
+IVF_SQ8 = "ivf-sq8"
+# k-means needs about 39 training points per cell or FAISS warns; it samples at most
+# 256 per cell anyway.
+MIN_POINTS_PER_CELL = 39
+MAX_TRAINING_POINTS_PER_CELL = 256
 
 
 def passage_key(entry_id: int, passage_no: int) -> int:
@@ -56,36 +74,149 @@ class IndexMeta:
     built_at: float
 
 
+@dataclass(frozen=True)
+class IndexParams:
+    """How an index is built: exact below ivf_threshold vectors, IVF-SQ8 from there on."""
+
+    ivf_threshold: int = 20_000
+    nlist: int = 0  # 0: about 4·sqrt(n) cells
+    nprobe: int = 32
+
+    def index_type_for(self, count: int) -> str:
+        return IVF_SQ8 if count >= max(self.ivf_threshold, 1) else FLAT
+
+    def nlist_for(self, count: int) -> int:
+        wanted = self.nlist or round(4 * math.sqrt(max(count, 1)))
+        return max(1, min(wanted, count // MIN_POINTS_PER_CELL))
+
+
 class VectorIndex:
-    def __init__(self, dim: int, model_id: str, generation: int = 0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        model_id: str,
+        generation: int = 0,
+        faiss_index: faiss.Index | None = None,
+    ) -> None:
         self.dim = dim
         self.model_id = model_id
         self.generation = generation
         self.built_at = time.time()
-        self.faiss_index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.faiss_index: faiss.Index = faiss_index or faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._read_only_lists = False  # memory-mapped IVF lists, copied on first change
+
+    @classmethod
+    def ivf(
+        cls, dim: int, model_id: str, nlist: int, nprobe: int, generation: int = 0
+    ) -> "VectorIndex":
+        """An untrained IVF-SQ8 index: train() it, then add()."""
+        quantizer = faiss.IndexFlatIP(dim)
+        ivf = faiss.IndexIVFScalarQuantizer(
+            quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        ivf.own_fields = True
+        quantizer.this.disown()  # the IVF index frees it
+        ivf.nprobe = min(nprobe, nlist)
+        return cls(dim, model_id, generation, ivf)
+
+    @classmethod
+    def for_size(
+        cls, count: int, dim: int, model_id: str, params: IndexParams, generation: int = 0
+    ) -> "VectorIndex":
+        """An empty index of the type params choose for count vectors (IVF: untrained)."""
+        if params.index_type_for(count) == IVF_SQ8:
+            return cls.ivf(dim, model_id, params.nlist_for(count), params.nprobe, generation)
+        return cls(dim, model_id, generation)
 
     def __len__(self) -> int:
         return int(self.faiss_index.ntotal)
 
     @property
     def index_type(self) -> str:
-        return "flat"
+        return FLAT if isinstance(self.faiss_index, faiss.IndexIDMap2) else IVF_SQ8
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self.faiss_index.is_trained)
+
+    @property
+    def nlist(self) -> int:
+        return int(self.faiss_index.nlist) if self.index_type == IVF_SQ8 else 0
+
+    @property
+    def nprobe(self) -> int:
+        return int(self.faiss_index.nprobe) if self.index_type == IVF_SQ8 else 0
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        if self.index_type == IVF_SQ8:
+            self.faiss_index.nprobe = max(1, min(value, self.nlist))
+
+    def training_sample_size(self) -> int:
+        return self.nlist * MAX_TRAINING_POINTS_PER_CELL
+
+    def train(self, vectors: np.ndarray) -> None:
+        """Learn the IVF cells and the quantiser's ranges (a flat index needs none)."""
+        if self.is_trained:
+            return
+        self.faiss_index.train(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def empty_copy(self, generation: int) -> "VectorIndex":
+        """The same trained structure with no vectors: rebuilding without training again."""
+        if self.index_type == FLAT:
+            return VectorIndex(self.dim, self.model_id, generation)
+        trained = self.faiss_index
+        copy = VectorIndex.ivf(self.dim, self.model_id, self.nlist, self.nprobe, generation)
+        ivf = copy.faiss_index
+        ivf.quantizer.add(trained.quantizer.reconstruct_n(0, self.nlist))
+        ivf.sq = trained.sq
+        ivf.by_residual = trained.by_residual
+        ivf.is_trained = True
+        return copy
 
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         if len(keys) == 0:
             return
         if vectors.shape[1] != self.dim:
             raise ValueError(f"vectors have {vectors.shape[1]} dimensions, index has {self.dim}")
+        self._make_writable()
         self.faiss_index.add_with_ids(
             np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(keys, dtype=np.int64)
         )
 
     def remove_entries(self, entry_ids: list[int]) -> int:
+        if not entry_ids or len(self) == 0:
+            return 0
+        self._make_writable()
+        if self.index_type == IVF_SQ8 and len(entry_ids) > 1:
+            # Removing from IVF scans every list: one scan for the whole batch.
+            keys = np.array(
+                [passage_key(e, n) for e in entry_ids for n in range(1 << PASSAGE_BITS)],
+                dtype=np.int64,
+            )
+            return int(
+                self.faiss_index.remove_ids(faiss.IDSelectorBatch(len(keys), faiss.swig_ptr(keys)))
+            )
         removed = 0
         for entry_id in entry_ids:
             selector = faiss.IDSelectorRange(passage_key(entry_id, 0), passage_key(entry_id + 1, 0))
             removed += int(self.faiss_index.remove_ids(selector))
         return removed
+
+    def _make_writable(self) -> None:
+        """Copy memory-mapped (read-only) IVF lists into memory before the first change."""
+        if not self._read_only_lists:
+            return
+        ivf = self.faiss_index
+        source = ivf.invlists
+        lists = faiss.ArrayInvertedLists(source.nlist, source.code_size)
+        for number in range(source.nlist):
+            size = source.list_size(number)
+            if size:
+                lists.add_entries(number, size, source.get_ids(number), source.get_codes(number))
+        ivf.replace_invlists(lists, True)
+        lists.this.disown()  # the IVF index frees it
+        self._read_only_lists = False
 
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, passage keys), each (n_queries, k'); missing slots have key -1."""
@@ -98,9 +229,20 @@ class VectorIndex:
         )
         return scores, keys
 
+    def keys(self) -> np.ndarray:
+        """Every passage key in the index."""
+        if self.index_type == FLAT:
+            return faiss.vector_to_array(self.faiss_index.id_map)  # type: ignore[attr-defined]
+        lists = self.faiss_index.invlists
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(number), lists.list_size(number)).copy()
+            for number in range(lists.nlist)
+            if lists.list_size(number)
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
     def entry_ids(self) -> set[int]:
-        keys = faiss.vector_to_array(self.faiss_index.id_map)  # type: ignore[attr-defined]
-        return set(entry_ids_of(keys).tolist())
+        return set(entry_ids_of(self.keys()).tolist())
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -127,8 +269,10 @@ class VectorIndex:
         return directory / vectors_file
 
     @classmethod
-    def load(cls, directory: Path, expected_model_id: str) -> "VectorIndex | None":
-        """The saved index, or None if there is none yet."""
+    def load(
+        cls, directory: Path, expected_model_id: str, nprobe: int | None = None
+    ) -> "VectorIndex | None":
+        """The saved index, or None if there is none yet (IVF lists memory-mapped)."""
         meta = read_meta(directory)
         if meta is None:
             return None
@@ -141,16 +285,21 @@ class VectorIndex:
                 "with the configured ones (`kb reindex --full` re-embeds everything), or "
                 "set the settings back to what the index was built with."
             )
+        mmap = meta.index_type == IVF_SQ8
         try:
-            faiss_index = faiss.read_index(str(directory / meta.vectors_file))
+            faiss_index = faiss.read_index(
+                str(directory / meta.vectors_file), faiss.IO_FLAG_MMAP if mmap else 0
+            )
         except RuntimeError as error:
             raise IndexUnreadable(
                 f"the index file {directory / meta.vectors_file} cannot be read ({error}); "
                 "run `kb reindex` to rebuild it from the database"
             ) from error
-        index = cls(meta.dim, meta.model_id, meta.generation)
-        index.faiss_index = faiss_index
+        index = cls(meta.dim, meta.model_id, meta.generation, faiss_index)
+        index._read_only_lists = mmap
         index.built_at = meta.built_at
+        if nprobe is not None:
+            index.nprobe = nprobe
         return index
 
 

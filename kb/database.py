@@ -4,15 +4,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.models import Base, IndexState
 from kb.settings import Settings
 
+# pg_advisory_xact_lock key held while the schema is created or upgraded ("kb" in ASCII).
+SCHEMA_LOCK = 0x6B62
+
 
 class SchemaOutdated(RuntimeError):
-    """The database's tables are older than this kb's model."""
+    """The database's schema is older (or newer) than this kb's: the message says what to do."""
 
 
 class Database:
@@ -37,20 +40,82 @@ class Database:
         return cls(settings.resolved_database_url)
 
     def create_schema(self) -> None:
+        """Make a new, empty database ready; check an existing one is at the newest revision.
+
+        An empty database gets the tables of the models and is stamped with the newest
+        migration. A database at an older revision raises SchemaOutdated: `kb db upgrade`.
+        """
+        from kb import migrate
+
+        with self.engine.begin() as connection:
+            self._lock_schema(connection)
+            tables = set(inspect(connection).get_table_names())
+            revision = migrate.current_revision(connection)
+            if revision is None and not tables & set(Base.metadata.tables):
+                Base.metadata.create_all(connection)
+                migrate.stamp_head(connection)
+            elif revision is None:
+                # Made before kb had migrations: adopt it if it has every column we need.
+                Base.metadata.create_all(connection)
+                self.check_schema(connection)
+                migrate.stamp_head(connection)
+            elif revision != migrate.head_revision():
+                raise SchemaOutdated(self._outdated_message(revision))
+        self.install_keyword_index()
+
+    def upgrade_schema(self) -> tuple[str | None, str]:
+        """`kb db upgrade`: apply every pending migration. Returns (before, after)."""
+        from kb import migrate
+
+        with self.engine.begin() as connection:
+            self._lock_schema(connection)
+            before = migrate.current_revision(connection)
+            tables = set(inspect(connection).get_table_names())
+            if before is None and tables & set(Base.metadata.tables):
+                Base.metadata.create_all(connection)
+                self.check_schema(connection)
+                migrate.stamp_head(connection)
+            else:
+                migrate.upgrade(connection)
+            after = migrate.current_revision(connection)
+        self.install_keyword_index()
+        assert after is not None
+        return before, after
+
+    def install_keyword_index(self) -> None:
         from search.keyword import keyword_index_for
 
-        Base.metadata.create_all(self.engine)
-        self.check_schema()
         with self.engine.begin() as connection:
+            self._lock_schema(connection)
             keyword_index_for(self).install(connection)
         with self.session() as session:
             if session.get(IndexState, 1) is None:
                 session.add(IndexState(id=1, generation=0))
                 session.commit()
 
-    def check_schema(self) -> None:
+    def _lock_schema(self, connection: Connection) -> None:
+        """Several workers start at once: one at a time creates or changes the schema."""
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+
+    def _outdated_message(self, revision: str) -> str:
+        from kb import migrate
+
+        where = self.engine.url.render_as_string(hide_password=True)
+        if revision not in migrate.known_revisions():
+            return (
+                f"the database {where} is at schema revision {revision}, which this kb does "
+                f"not know (it knows up to {migrate.head_revision()}): it was made by a newer "
+                "kb. Run that kb, or restore a backup made for this one."
+            )
+        return (
+            f"the database {where} is at schema revision {revision}; this kb needs "
+            f"{migrate.head_revision()}. Back it up, then run `kb db upgrade`."
+        )
+
+    def check_schema(self, connection: Connection | None = None) -> None:
         """Refuse a database made by an older kb whose tables lack columns we need."""
-        inspector = inspect(self.engine)
+        inspector = inspect(connection if connection is not None else self.engine)
         missing = [
             f"{table.name}.{column.name}"
             for table in Base.metadata.sorted_tables
@@ -60,9 +125,9 @@ class Database:
         if missing:
             raise SchemaOutdated(
                 f"the database {self.engine.url.render_as_string(hide_password=True)} was made "
-                f"by an older kb and lacks {', '.join(missing)}. kb cannot upgrade it in place "
-                "yet: back it up, then start from an empty KB_HOME (or database) and import "
-                "your corpus again."
+                f"by an older kb, before it had migrations, and lacks {', '.join(missing)}. "
+                "`kb db upgrade` cannot upgrade it: back it up, then start from an empty "
+                "KB_HOME (or database) and import your corpus again."
             )
 
     @contextmanager

@@ -1,9 +1,26 @@
-"""Keyword retrieval: BM25 over titles, bodies and tags (SQLite FTS5)."""
+"""Keyword retrieval over titles, bodies and tags, weighted title 3, tags 2, body 1.
+
+SQLite: an FTS5 table kept current by triggers, ranked by bm25().
+PostgreSQL: a generated, weighted tsvector column with a GIN index, ranked by ts_rank_cd().
+"""
 
 import re
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import ColumnElement, Connection, column, func, literal_column, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    column,
+    func,
+    inspect,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from kb.models import Entry
@@ -25,7 +42,17 @@ def query_terms(query: str) -> list[str]:
 
 
 class KeywordIndex(Protocol):
-    def install(self, connection: Connection) -> None: ...
+    def install(self, connection: Connection) -> None:
+        """Create what keyword search needs, if missing (idempotent)."""
+        ...
+
+    def problems(self, connection: Connection) -> list[str]:
+        """What is missing or out of date (for `kb doctor`); empty when all is well."""
+        ...
+
+    def rebuild(self, connection: Connection) -> None:
+        """Install what is missing and re-read every entry (`kb doctor --fix`)."""
+        ...
 
     def search(
         self, session: Session, query: str, filters: SearchFilters, limit: int
@@ -62,6 +89,30 @@ class SqliteKeywordIndex:
         for statement in statements:
             connection.exec_driver_sql(statement)
 
+    TRIGGERS = ("entries_fts_insert", "entries_fts_delete", "entries_fts_update")
+
+    def problems(self, connection: Connection) -> list[str]:
+        names = set(
+            connection.scalars(
+                text("SELECT name FROM sqlite_master WHERE name LIKE 'entries_fts%'")
+            )
+        )
+        missing = [name for name in ("entries_fts", *self.TRIGGERS) if name not in names]
+        if missing:
+            return [f"the keyword index lacks {', '.join(missing)}"]
+        try:
+            # rank 1: compare the index with the entries table, not only with itself.
+            connection.exec_driver_sql(
+                "INSERT INTO entries_fts(entries_fts, rank) VALUES ('integrity-check', 1)"
+            )
+        except DBAPIError as error:
+            return [f"the keyword index is out of date with the entries ({error.orig})"]
+        return []
+
+    def rebuild(self, connection: Connection) -> None:
+        self.install(connection)
+        connection.exec_driver_sql("INSERT INTO entries_fts(entries_fts) VALUES ('rebuild')")
+
     def search(
         self, session: Session, query: str, filters: SearchFilters, limit: int
     ) -> list[tuple[int, float]]:
@@ -83,7 +134,72 @@ class SqliteKeywordIndex:
         return [(int(entry_id), -float(score)) for entry_id, score in session.execute(statement)]
 
 
+class PostgresKeywordIndex:
+    """A stored generated tsvector column (always current) with a GIN index."""
+
+    CONFIG = "english"  # stemming like FTS5's porter tokenizer
+    COLUMN, INDEX = "search_vector", "ix_entries_search_vector"
+    # ts_rank_cd weights in the order {D, C, B, A}: title A 3, tags B 2, body D 1 (as bm25).
+    WEIGHTS = "{0.3333, 0.0, 0.6667, 1.0}"
+    NORMALIZATION = 1  # divide by 1 + log(length), as bm25 discounts long entries
+
+    def install(self, connection: Connection) -> None:
+        vector = " || ".join(
+            f"setweight(to_tsvector('{self.CONFIG}'::regconfig, coalesce({source}, '')), "
+            f"'{weight}')"
+            for source, weight in (("title", "A"), ("tags::text", "B"), ("body", "D"))
+        )
+        connection.exec_driver_sql(
+            f"ALTER TABLE entries ADD COLUMN IF NOT EXISTS {self.COLUMN} tsvector "
+            f"GENERATED ALWAYS AS ({vector}) STORED"
+        )
+        connection.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS {self.INDEX} ON entries USING GIN ({self.COLUMN})"
+        )
+
+    def problems(self, connection: Connection) -> list[str]:
+        inspector = inspect(connection)
+        found: list[str] = []
+        if self.COLUMN not in {c["name"] for c in inspector.get_columns("entries")}:
+            found.append(f"the keyword index lacks the column entries.{self.COLUMN}")
+        if self.INDEX not in {i["name"] for i in inspector.get_indexes("entries")}:
+            found.append(f"the keyword index lacks the GIN index {self.INDEX}")
+        return found
+
+    def rebuild(self, connection: Connection) -> None:
+        self.install(connection)
+        connection.exec_driver_sql(f"REINDEX INDEX {self.INDEX}")
+
+    def search(
+        self, session: Session, query: str, filters: SearchFilters, limit: int
+    ) -> list[tuple[int, float]]:
+        terms = query_terms(query)
+        if not terms:
+            return []
+        # Any of the words, as FTS5's OR query; each quoted so none is read as an operator.
+        tsquery = func.to_tsquery(
+            literal(self.CONFIG, REGCONFIG), " | ".join(f"'{term}'" for term in terms)
+        )
+        vector: ColumnElement[str] = literal_column(f"entries.{self.COLUMN}", TSVECTOR)
+        rank = func.ts_rank_cd(
+            literal_column(f"'{self.WEIGHTS}'::float4[]"), vector, tsquery, self.NORMALIZATION
+        )
+        statement = (
+            select(Entry.id, rank)
+            .where(vector.op("@@")(tsquery))
+            .where(filter_condition(filters, "postgresql"))
+            .order_by(rank.desc(), Entry.id)
+            .limit(limit)
+        )
+        return [(int(entry_id), float(score)) for entry_id, score in session.execute(statement)]
+
+
 def keyword_index_for(database: "Database") -> KeywordIndex:
-    if not database.is_sqlite:
-        raise NotImplementedError("keyword search on this database is not supported yet")
-    return SqliteKeywordIndex()
+    dialect = database.engine.dialect.name
+    if dialect == "sqlite":
+        return SqliteKeywordIndex()
+    if dialect == "postgresql":
+        return PostgresKeywordIndex()
+    raise NotImplementedError(
+        f"keyword search on {dialect} is not supported: use SQLite or PostgreSQL"
+    )
