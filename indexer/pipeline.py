@@ -19,6 +19,7 @@ from indexer.passages import PassageSplitter
 from indexer.vector_index import IndexParams, VectorIndex, passage_key, read_meta
 from kb.database import Database
 from kb.models import Entry, IndexState, Passage
+from kb.settings import Settings
 
 ENTRIES_PER_BATCH = 1024
 VECTORS_PER_READ = 20_000
@@ -236,3 +237,8 @@ def reindex(
 def _batches(items: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def index_params(settings: Settings) -> IndexParams:
+    """The index-building settings (KB_IVF_*)."""
+    return IndexParams(settings.ivf_threshold, settings.ivf_nlist, settings.ivf_nprobe)

@@ -72,6 +72,7 @@ class IndexMeta:
     count: int
     index_type: str
     built_at: float
+    nlist: int = 0
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ class VectorIndex:
             count=len(self),
             index_type=self.index_type,
             built_at=self.built_at,
+            nlist=self.nlist,
         )
         meta_temporary = directory / f".{META_FILE}.{uuid.uuid4().hex[:8]}.tmp"
         meta_temporary.write_text(json.dumps(asdict(meta), indent=2))

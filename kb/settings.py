@@ -52,6 +52,23 @@ class Settings(BaseSettings):
     search_candidates: int = Field(
         default=100, description="Hits taken from each retriever before fusion."
     )
+    ivf_threshold: int = Field(
+        default=20_000,
+        description="Passages from which `kb reindex` builds an approximate IVF index "
+        "(8-bit vectors) instead of the exact flat one.",
+    )
+    ivf_nlist: int = Field(
+        default=0, description="IVF cells; 0 chooses about 4·sqrt(passages)."
+    )
+    ivf_nprobe: int = Field(
+        default=32,
+        description="IVF cells scanned per query: more finds more of the exact hits, slower.",
+    )
+    query_cache_size: int = Field(
+        default=1024,
+        description="Recent query texts whose vectors are kept, so a repeated query skips "
+        "the model; 0 turns the cache off.",
+    )
     min_similarity: float = Field(
         default=0.3,
         description="Cosine similarity below which a dense hit is not a match by meaning.",

@@ -174,3 +174,28 @@ def test_a_failing_import_keeps_earlier_data_unchanged(
     with database.session() as session:
         titles = list(session.scalars(select(Entry.title)))
     assert titles == [PROBLEM["title"]]
+
+
+def test_wrong_types_and_huge_lines_are_named_and_nothing_is_written(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    source = tmp_path / "mixed.jsonl"
+    lines = [
+        json.dumps(PROBLEM),
+        json.dumps({**SOLUTION, "accepted": "maybe"}),
+        json.dumps({**PROBLEM, "id": "P-2", "created_at": "last tuesday"}),
+        json.dumps({**PROBLEM, "id": "P-3", "tags": {"not": "a list"}}),
+        json.dumps({**PROBLEM, "id": "P-4", "body": "x" * 10_000_000}),
+        json.dumps({**PROBLEM, "id": "P-5", "kind": "question"}),
+        json.dumps([1, 2, 3]),
+        json.dumps({**PROBLEM, "id": "P-6"})[:40],  # truncated
+    ]
+    source.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ImportRejected) as caught:
+        import_path(database, source, settings)
+    message = str(caught.value)
+    for line in range(2, 9):
+        assert f"{source}:{line}" in message, (line, message[:2000])
+    assert f"{source}:1:" not in message
+    assert "`accepted`" in message and "`created_at`" in message and "`kind`" in message
+    assert count(database, Entry) == 0 and count(database, Person) == 0
