@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from kb import contributions as kb_write
 from kb.contributions import EntryDraft, InvalidContribution, parse_tags
@@ -30,25 +31,33 @@ def _to_entry(entry: Entry, anchor: str = "") -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+class EntryForm(BaseModel):
+    """The fields of the Ask and Share-a-practice forms."""
+
+    title: str = ""
+    body: str = ""
+    tags: str = ""
+    community: str = ""
+
+    def draft(self) -> EntryDraft:
+        return EntryDraft(self.title, self.body, parse_tags(self.tags))
+
+
+EntryFormDep = Annotated[EntryForm, Form()]
+
+
 @router.post("/ask", response_class=HTMLResponse)
 def post_problem(
     request: Request,
     person: FormWriterDep,
     session: SessionDep,
     engine: EngineDep,
-    title: FormText = "",
-    body: FormText = "",
-    tags: FormText = "",
-    community: FormText = "",
+    form: EntryFormDep,
 ) -> Response:
-    draft = EntryDraft(title, body, parse_tags(tags))
     try:
-        problem = kb_write.ask_problem(session, person, draft, community or None)
+        problem = kb_write.ask_problem(session, person, form.draft(), form.community or None)
     except InvalidContribution as error:
-        session.rollback()
-        form = {"title": title, "body": body, "tags": tags, "community": community}
-        context = capture_context(session, person, form, str(error))
-        return templates.TemplateResponse(request, "ask.html", context, status_code=422)
+        return _form_again(request, session, person, "ask.html", form, error)
     mark_posted(session, visitor_key(request), problem.id)
     session.commit()
     after_saving(session, engine, problem)
@@ -61,22 +70,29 @@ def post_practice(
     person: FormWriterDep,
     session: SessionDep,
     engine: EngineDep,
-    title: FormText = "",
-    body: FormText = "",
-    tags: FormText = "",
-    community: FormText = "",
+    form: EntryFormDep,
 ) -> Response:
-    draft = EntryDraft(title, body, parse_tags(tags))
     try:
-        practice = kb_write.capture_practice(session, person, draft, community or None)
+        practice = kb_write.capture_practice(session, person, form.draft(), form.community or None)
     except InvalidContribution as error:
-        session.rollback()
-        form = {"title": title, "body": body, "tags": tags, "community": community}
-        context = capture_context(session, person, form, str(error))
-        return templates.TemplateResponse(request, "capture.html", context, status_code=422)
+        return _form_again(request, session, person, "capture.html", form, error)
     session.commit()
     after_saving(session, engine, practice)
     return _to_entry(practice)
+
+
+def _form_again(
+    request: Request,
+    session: SessionDep,
+    person: FormWriterDep,
+    template: str,
+    form: EntryForm,
+    error: Exception,
+) -> Response:
+    """The same form, with the reason and everything the person typed."""
+    session.rollback()
+    context = capture_context(session, person, form.model_dump(), str(error))
+    return templates.TemplateResponse(request, template, context, status_code=422)
 
 
 @router.post("/entries/{external_id}/solutions", response_class=HTMLResponse)
