@@ -165,7 +165,7 @@ def _read_vectors(
 def _training_sample(
     session: Session, model_id: str, dim: int, count: int, index: VectorIndex
 ) -> np.ndarray:
-    """An even sample of the stored vectors, as many as k-means uses (256 per cell)."""
+    """An even sample of the stored vectors, 64 per IVF cell."""
     every = max(1, count // max(index.training_sample_size(), 1))
     parts = [vectors for _keys, vectors in _read_vectors(session, model_id, dim, every)]
     return np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
@@ -205,6 +205,8 @@ def reindex(
         or previous is None
         or previous.generation != generation
         or previous.model_id != embedder.model_id
+        # The size crossed KB_IVF_THRESHOLD (or it changed): the other type is due.
+        or previous.index_type != (params or IndexParams()).index_type_for(previous.count)
     )
     removed = 0
     vectors_in_index = previous.count if previous else 0
@@ -241,4 +243,9 @@ def _batches(items: list[int], size: int) -> Iterable[list[int]]:
 
 def index_params(settings: Settings) -> IndexParams:
     """The index-building settings (KB_IVF_*)."""
-    return IndexParams(settings.ivf_threshold, settings.ivf_nlist, settings.ivf_nprobe)
+    return IndexParams(
+        settings.ivf_threshold,
+        settings.ivf_nlist,
+        settings.ivf_nprobe,
+        f"ivf-{settings.ivf_encoding}",
+    )

@@ -16,8 +16,9 @@ On disk an index is two files in the index folder: `vectors-<generation>-<n>.fai
 and `index-meta.json`, which names that file together with the model and the
 database generation it was built from. The meta file is replaced last, with an
 atomic rename, so a crash at any moment leaves the previous index in use. An IVF
-index is memory-mapped when loaded (`faiss.IO_FLAG_MMAP`): its lists are read
-from the page cache, not copied; the first change to it copies them into memory.
+index can be memory-mapped when loaded (`faiss.IO_FLAG_MMAP`, KB_INDEX_MMAP): its
+lists are then read from the page cache, not copied, and the first change to it
+copies them into memory.
 """
 
 import json
@@ -27,6 +28,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import faiss
 import numpy as np
@@ -41,10 +43,17 @@ faiss.cvar.distance_compute_blas_threshold = 20
 
 FLAT = "flat"
 IVF_SQ8 = "ivf-sq8"
+IVF_FP16 = "ivf-fp16"
+# How an IVF index keeps each vector: 8-bit (a quarter of float32) or 16-bit floats (half).
+IVF_ENCODINGS = {
+    IVF_SQ8: faiss.ScalarQuantizer.QT_8bit,
+    IVF_FP16: faiss.ScalarQuantizer.QT_fp16,
+}
 # k-means needs about 39 training points per cell or FAISS warns; it samples at most
-# 256 per cell anyway.
+# 256 per cell anyway; 64 per cell trains 1M vectors in about a minute.
 MIN_POINTS_PER_CELL = 39
-MAX_TRAINING_POINTS_PER_CELL = 256
+MAX_TRAINING_POINTS_PER_CELL = 64
+PARALLEL_QUERIES = 16  # fewer queries at once are searched single-threaded
 
 
 def passage_key(entry_id: int, passage_no: int) -> int:
@@ -81,10 +90,11 @@ class IndexParams:
 
     ivf_threshold: int = 20_000
     nlist: int = 0  # 0: about 4·sqrt(n) cells
-    nprobe: int = 32
+    nprobe: int = 256  # 1M clustered vectors: recall@10 0.973 in 2.9 ms (BENCHMARKS.md)
+    ivf_type: str = IVF_SQ8
 
     def index_type_for(self, count: int) -> str:
-        return IVF_SQ8 if count >= max(self.ivf_threshold, 1) else FLAT
+        return self.ivf_type if count >= max(self.ivf_threshold, 1) else FLAT
 
     def nlist_for(self, count: int) -> int:
         wanted = self.nlist or round(4 * math.sqrt(max(count, 1)))
@@ -103,20 +113,27 @@ class VectorIndex:
         self.model_id = model_id
         self.generation = generation
         self.built_at = time.time()
-        self.faiss_index: faiss.Index = faiss_index or faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        # faiss.Index or one of its IVF subclasses (whose attributes the stubs lack).
+        self.faiss_index: Any = faiss_index or faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._read_only_lists = False  # memory-mapped IVF lists, copied on first change
 
     @classmethod
     def ivf(
-        cls, dim: int, model_id: str, nlist: int, nprobe: int, generation: int = 0
+        cls,
+        dim: int,
+        model_id: str,
+        nlist: int,
+        nprobe: int,
+        generation: int = 0,
+        index_type: str = IVF_SQ8,
     ) -> "VectorIndex":
-        """An untrained IVF-SQ8 index: train() it, then add()."""
+        """An untrained IVF index (IVF_SQ8 or IVF_FP16): train() it, then add()."""
         quantizer = faiss.IndexFlatIP(dim)
         ivf = faiss.IndexIVFScalarQuantizer(
-            quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            quantizer, dim, nlist, IVF_ENCODINGS[index_type], faiss.METRIC_INNER_PRODUCT
         )
         ivf.own_fields = True
-        quantizer.this.disown()  # the IVF index frees it
+        cast(Any, quantizer).this.disown()  # the IVF index frees it
         ivf.nprobe = min(nprobe, nlist)
         return cls(dim, model_id, generation, ivf)
 
@@ -125,8 +142,11 @@ class VectorIndex:
         cls, count: int, dim: int, model_id: str, params: IndexParams, generation: int = 0
     ) -> "VectorIndex":
         """An empty index of the type params choose for count vectors (IVF: untrained)."""
-        if params.index_type_for(count) == IVF_SQ8:
-            return cls.ivf(dim, model_id, params.nlist_for(count), params.nprobe, generation)
+        index_type = params.index_type_for(count)
+        if index_type != FLAT:
+            return cls.ivf(
+                dim, model_id, params.nlist_for(count), params.nprobe, generation, index_type
+            )
         return cls(dim, model_id, generation)
 
     def __len__(self) -> int:
@@ -134,7 +154,14 @@ class VectorIndex:
 
     @property
     def index_type(self) -> str:
-        return FLAT if isinstance(self.faiss_index, faiss.IndexIDMap2) else IVF_SQ8
+        if isinstance(self.faiss_index, faiss.IndexIDMap2):
+            return FLAT
+        qtype = self.faiss_index.sq.qtype
+        return next(name for name, code in IVF_ENCODINGS.items() if code == qtype)
+
+    @property
+    def is_ivf(self) -> bool:
+        return not isinstance(self.faiss_index, faiss.IndexIDMap2)
 
     @property
     def is_trained(self) -> bool:
@@ -142,15 +169,15 @@ class VectorIndex:
 
     @property
     def nlist(self) -> int:
-        return int(self.faiss_index.nlist) if self.index_type == IVF_SQ8 else 0
+        return int(self.faiss_index.nlist) if self.is_ivf else 0
 
     @property
     def nprobe(self) -> int:
-        return int(self.faiss_index.nprobe) if self.index_type == IVF_SQ8 else 0
+        return int(self.faiss_index.nprobe) if self.is_ivf else 0
 
     @nprobe.setter
     def nprobe(self, value: int) -> None:
-        if self.index_type == IVF_SQ8:
+        if self.is_ivf:
             self.faiss_index.nprobe = max(1, min(value, self.nlist))
 
     def training_sample_size(self) -> int:
@@ -167,7 +194,9 @@ class VectorIndex:
         if self.index_type == FLAT:
             return VectorIndex(self.dim, self.model_id, generation)
         trained = self.faiss_index
-        copy = VectorIndex.ivf(self.dim, self.model_id, self.nlist, self.nprobe, generation)
+        copy = VectorIndex.ivf(
+            self.dim, self.model_id, self.nlist, self.nprobe, generation, self.index_type
+        )
         ivf = copy.faiss_index
         ivf.quantizer.add(trained.quantizer.reconstruct_n(0, self.nlist))
         ivf.sq = trained.sq
@@ -189,7 +218,7 @@ class VectorIndex:
         if not entry_ids or len(self) == 0:
             return 0
         self._make_writable()
-        if self.index_type == IVF_SQ8 and len(entry_ids) > 1:
+        if self.is_ivf and len(entry_ids) > 1:
             # Removing from IVF scans every list: one scan for the whole batch.
             keys = np.array(
                 [passage_key(e, n) for e in entry_ids for n in range(1 << PASSAGE_BITS)],
@@ -216,7 +245,7 @@ class VectorIndex:
             if size:
                 lists.add_entries(number, size, source.get_ids(number), source.get_codes(number))
         ivf.replace_invlists(lists, True)
-        lists.this.disown()  # the IVF index frees it
+        cast(Any, lists).this.disown()  # the IVF index frees it
         self._read_only_lists = False
 
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,9 +254,19 @@ class VectorIndex:
         if k <= 0:
             empty = np.zeros((len(query_vectors), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
-        scores, keys = self.faiss_index.search(
-            np.ascontiguousarray(query_vectors, dtype=np.float32), k
-        )
+        queries = np.ascontiguousarray(query_vectors, dtype=np.float32)
+        if len(queries) >= PARALLEL_QUERIES:
+            scores, keys = self.faiss_index.search(queries, k)
+            return scores, keys
+        # A few queries run on the calling thread alone: an OpenMP team would wait for
+        # cores that other requests, the model and other programs hold (on 2 busy
+        # cores one query took 226 ms instead of 0.3). The setting is per thread.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, keys = self.faiss_index.search(queries, k)
+        finally:
+            faiss.omp_set_num_threads(threads)
         return scores, keys
 
     def keys(self) -> np.ndarray:
@@ -247,6 +286,9 @@ class VectorIndex:
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
+        # Memory-mapped lists would be written as a reference to their file, which the
+        # save removes: write the vectors themselves.
+        self._make_writable()
         vectors_file = f"vectors-{self.generation}-{uuid.uuid4().hex[:8]}.faiss"
         temporary = directory / f".{vectors_file}.tmp"
         faiss.write_index(self.faiss_index, str(temporary))
@@ -272,9 +314,18 @@ class VectorIndex:
 
     @classmethod
     def load(
-        cls, directory: Path, expected_model_id: str, nprobe: int | None = None
+        cls,
+        directory: Path,
+        expected_model_id: str,
+        nprobe: int | None = None,
+        mmap: bool = False,
     ) -> "VectorIndex | None":
-        """The saved index, or None if there is none yet (IVF lists memory-mapped)."""
+        """The saved index, or None if there is none yet.
+
+        mmap: map an IVF index's lists from the file instead of reading them (no load
+        time, pages shared between processes, but FAISS searches such lists about 8
+        times slower: 3.9 instead of 0.5 ms at 100k, BENCHMARKS.md).
+        """
         meta = read_meta(directory)
         if meta is None:
             return None
@@ -287,7 +338,7 @@ class VectorIndex:
                 "with the configured ones (`kb reindex --full` re-embeds everything), or "
                 "set the settings back to what the index was built with."
             )
-        mmap = meta.index_type == IVF_SQ8
+        mmap = mmap and meta.index_type != FLAT
         try:
             faiss_index = faiss.read_index(
                 str(directory / meta.vectors_file), faiss.IO_FLAG_MMAP if mmap else 0

@@ -144,7 +144,7 @@ def import_command(context: Context, path: Path, index: bool) -> None:
 
 
 def _run_reindex(context: Context, full: bool) -> None:
-    from indexer.pipeline import reindex
+    from indexer.pipeline import index_params, reindex
     from search.engine import build_splitter
 
     with _clear_errors():
@@ -159,11 +159,17 @@ def _run_reindex(context: Context, full: bool) -> None:
                 full=full,
                 on_progress=bar.update,
                 on_total=bar.reset,
+                params=index_params(context.settings),
             )
+    built = (
+        f"; {summary.index_type} index built in {summary.build_seconds:.1f} s"
+        if summary.rebuilt_index
+        else ""
+    )
     click.echo(
         f"Indexed: {summary.embedded} embedded ({summary.passages} passages), "
         f"{summary.skipped} skipped (unchanged), {summary.removed} removed; "
-        f"{summary.vectors_in_index} vectors in the index; {summary.seconds:.1f} s, "
+        f"{summary.vectors_in_index} vectors in the index{built}; {summary.seconds:.1f} s, "
         f"{summary.entries_per_second:.1f} entries/s."
     )
 
@@ -508,14 +514,38 @@ def status_command(context: Context, as_json: bool) -> None:
 @main.command("serve")
 @click.option("--host", default=None, help="Address to listen on [default: KB_HOST or 127.0.0.1].")
 @click.option("--port", default=None, type=int, help="Port [default: KB_PORT or 8000].")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Worker processes [default: KB_WORKERS or 1]; each holds its own index and "
+    "catches up with the database.",
+)
 @pass_context
-def serve_command(context: Context, host: str | None, port: int | None) -> None:
+def serve_command(
+    context: Context, host: str | None, port: int | None, workers: int | None
+) -> None:
     """Serve the web app and the JSON API (documented at /docs).
 
     Reading needs a signed-in user unless KB_PUBLIC_READ=1; add users with
-    `kb user add`.
+    `kb user add`. With several workers, settings come from KB_* variables,
+    and KB_SECRET_KEY must be set when the workers do not share KB_HOME.
     """
-    _serve(context.settings, host, port)
+    workers = workers or context.settings.workers
+    if workers == 1:
+        _serve(context.settings, host, port)
+        return
+    import uvicorn
+
+    context.database.dispose()  # created or checked here once: refuses an old schema
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host or context.settings.host,
+        port=port or context.settings.port,
+        log_level="info",
+    )
 
 
 def _serve(settings: Settings, host: str | None, port: int | None, demo_password: str = "") -> None:
@@ -575,6 +605,7 @@ def shipped_corpus() -> Path:
 
 def _register_commands() -> None:
     from kb.cli_accounts import token_group, user_group
+    from kb.cli_db import backup_command, db_group, doctor_command, restore_command
     from kb.cli_export import export_group
     from kb.cli_report import report_command
     from kb.cli_routing import escalate_command
@@ -584,6 +615,10 @@ def _register_commands() -> None:
     main.add_command(user_group)
     main.add_command(token_group)
     main.add_command(escalate_command)
+    main.add_command(db_group)
+    main.add_command(doctor_command)
+    main.add_command(backup_command)
+    main.add_command(restore_command)
 
 
 _register_commands()

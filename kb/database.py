@@ -78,16 +78,20 @@ class Database:
             else:
                 migrate.upgrade(connection)
             after = migrate.current_revision(connection)
-        self.install_keyword_index()
+        # A migration may have rebuilt the entries table under the keyword index.
+        self.install_keyword_index(rebuild=before != after)
         assert after is not None
         return before, after
 
-    def install_keyword_index(self) -> None:
+    def install_keyword_index(self, rebuild: bool = False) -> None:
         from search.keyword import keyword_index_for
 
         with self.engine.begin() as connection:
             self._lock_schema(connection)
-            keyword_index_for(self).install(connection)
+            if rebuild:
+                keyword_index_for(self).rebuild(connection)
+            else:
+                keyword_index_for(self).install(connection)
         with self.session() as session:
             if session.get(IndexState, 1) is None:
                 session.add(IndexState(id=1, generation=0))

@@ -17,7 +17,11 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# JSON on SQLite; JSONB on PostgreSQL, whose plain json has no equality (DISTINCT, GROUP BY).
+JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
@@ -69,8 +73,8 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(200), default="")
     expertise: Mapped[str] = mapped_column(Text, default="")
-    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
-    communities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    communities: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # argon2 hash; None means this person cannot sign in (yet).
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     # Where routed problems are mailed, if KB_SMTP_HOST is set.
@@ -88,7 +92,7 @@ class Entry(Base):
     kind: Mapped[str] = mapped_column(String(20), index=True)
     title: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text, default="")
-    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     status: Mapped[str] = mapped_column(String(20), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
@@ -182,7 +186,7 @@ class Revision(Base):
     number: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text, default="")
-    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     editor_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -253,7 +257,7 @@ class Routing(Base):
     routed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
     state: Mapped[str] = mapped_column(String(20), default=RoutingState.ASKED, index=True)
     # The past cases that made kb suggest this person: [{case_id, title, role, similarity}].
-    reasons: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    reasons: Mapped[list[dict[str, object]]] = mapped_column(JSONType, default=list)
     note: Mapped[str] = mapped_column(Text, default="")
     escalation: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -306,7 +310,7 @@ class Gap(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     label: Mapped[str] = mapped_column(String(300))
-    examples: Mapped[list[str]] = mapped_column(JSON, default=list)
+    examples: Mapped[list[str]] = mapped_column(JSONType, default=list)
     size: Mapped[int] = mapped_column(Integer, default=0)
     # Mean of the group's L2-normalised vectors (float32 bytes), to recognise the answer.
     centroid: Mapped[bytes] = mapped_column(LargeBinary)
@@ -337,7 +341,7 @@ class Article(Base):
         ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True
     )
     # {"problem", "context", "cause", "resolution", "applies_when", "not_applies_when"}
-    sections: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    sections: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     scope: Mapped[str | None] = mapped_column(String(100), default=None)  # None: organisation
     owner_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     review_interval_days: Mapped[int] = mapped_column(Integer, default=180)
@@ -411,7 +415,7 @@ class Collection(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
     introduction: Mapped[str] = mapped_column(Text, default="")
-    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    questions: Mapped[list[str]] = mapped_column(JSONType, default=list)
     owner_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -55,14 +55,22 @@ class Settings(BaseSettings):
     ivf_threshold: int = Field(
         default=20_000,
         description="Passages from which `kb reindex` builds an approximate IVF index "
-        "(8-bit vectors) instead of the exact flat one.",
+        "(compact vectors, KB_IVF_ENCODING) instead of the exact flat one.",
     )
-    ivf_nlist: int = Field(
-        default=0, description="IVF cells; 0 chooses about 4·sqrt(passages)."
-    )
+    ivf_nlist: int = Field(default=0, description="IVF cells; 0 chooses about 4·sqrt(passages).")
     ivf_nprobe: int = Field(
-        default=32,
+        default=256,
         description="IVF cells scanned per query: more finds more of the exact hits, slower.",
+    )
+    ivf_encoding: Literal["sq8", "fp16"] = Field(
+        default="sq8",
+        description="How an IVF index keeps each vector: `sq8` (8-bit, a quarter of the "
+        "float32 size) or `fp16` (half, slightly more exact).",
+    )
+    index_mmap: bool = Field(
+        default=False,
+        description="Memory-map an IVF index's file instead of reading it into memory: "
+        "instant load and pages shared by workers, but searches about 8 times slower.",
     )
     query_cache_size: int = Field(
         default=1024,
@@ -143,6 +151,11 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `kb serve` listens on.")
     port: int = Field(default=8000, description="Port `kb serve` listens on.")
+    workers: int = Field(
+        default=1,
+        description="Worker processes `kb serve` starts; each holds its own index and catches "
+        "up with the database (see Deployment).",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,6 +1,7 @@
 """What `kb status` reports: the database, the index and how current it is."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -41,6 +42,8 @@ def collect_status(settings: Settings, database: Database) -> dict[str, Any]:
             "index_model": meta.model_id if meta else None,
             "index_type": meta.index_type if meta else None,
             "index_vectors": meta.count if meta else 0,
+            "index_path": str((settings.index_dir / meta.vectors_file).resolve()) if meta else None,
+            "index_bytes": _file_size(settings.index_dir / meta.vectors_file) if meta else 0,
             "index_generation": meta.generation if meta else None,
             "index_built_at": datetime.fromtimestamp(meta.built_at, UTC).isoformat(
                 timespec="seconds"
@@ -56,6 +59,13 @@ def collect_status(settings: Settings, database: Database) -> dict[str, Any]:
         }
     )
     return status
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _safe_url(url: str) -> str:

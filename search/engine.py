@@ -6,17 +6,18 @@ part numbers that the model blurs. An entry scores by its best passage.
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+import numpy as np
 from sqlalchemy import select
 
 from indexer.embedder import Embedder
 from indexer.passages import PassageSplitter
-from indexer.pipeline import build_index, embed_and_store, reindex
-from indexer.vector_index import VectorIndex, entry_ids_of
+from indexer.pipeline import build_index, embed_and_store, index_params, reindex
+from indexer.vector_index import VectorIndex, entry_ids_of, read_meta
 from kb.database import Database
 from kb.models import Community, Entry, EntryKind, EntryStatus, IndexState
 from kb.settings import Settings
@@ -109,7 +110,9 @@ class SearchEngine:
         self.splitter = build_splitter(settings, embedder)
         self.keyword_index: KeywordIndex = keyword_index_for(database)
         self._lock = threading.RLock()
+        self._rebuild_lock = threading.Lock()
         self._checked_generation_at = 0.0
+        self.query_cache = QueryCache(settings.query_cache_size)
 
     @classmethod
     def open(cls, settings: Settings, database: Database, embedder: Embedder) -> "SearchEngine":
@@ -117,13 +120,18 @@ class SearchEngine:
 
         Raises IndexModelMismatch if the saved index comes from another model.
         """
-        index = VectorIndex.load(settings.index_dir, embedder.model_id)
+        params = index_params(settings)
+        index = VectorIndex.load(
+            settings.index_dir, embedder.model_id, settings.ivf_nprobe, settings.index_mmap
+        )
         splitter = build_splitter(settings, embedder)
         if index is None or _unembedded_entries(database, embedder.model_id):
-            reindex(database, embedder, splitter, settings.index_dir)
-            index = VectorIndex.load(settings.index_dir, embedder.model_id)
+            reindex(database, embedder, splitter, settings.index_dir, params=params)
+            index = VectorIndex.load(
+                settings.index_dir, embedder.model_id, settings.ivf_nprobe, settings.index_mmap
+            )
         elif index.generation != database.index_generation():
-            index = build_index(database, embedder.dim, embedder.model_id)
+            index = build_index(database, embedder.dim, embedder.model_id, params, index)
         assert index is not None
         return cls(settings, database, embedder, index)
 
@@ -154,9 +162,32 @@ class SearchEngine:
         self._checked_generation_at = now
         if self.database.index_generation() == self.index.generation:
             return
-        with self._lock:
-            if self.database.index_generation() != self.index.generation:
-                self.index = build_index(self.database, self.embedder.dim, self.embedder.model_id)
+        # Built aside while searches go on with the current index, then swapped in.
+        # Entries indexed meanwhile have a newer generation: the next check picks them up.
+        with self._rebuild_lock:
+            generation = self.database.index_generation()
+            if generation == self.index.generation:
+                return
+            meta = read_meta(self.settings.index_dir)
+            index: VectorIndex | None = None
+            if meta and meta.generation == generation and meta.model_id == self.embedder.model_id:
+                # `kb reindex` or `kb import` saved an index of exactly this data.
+                index = VectorIndex.load(
+                    self.settings.index_dir,
+                    self.embedder.model_id,
+                    self.settings.ivf_nprobe,
+                    self.settings.index_mmap,
+                )
+            if index is None or index.generation != generation:
+                index = build_index(
+                    self.database,
+                    self.embedder.dim,
+                    self.embedder.model_id,
+                    index_params(self.settings),
+                    trained=self.index,  # IVF: reuse its cells rather than train in a server
+                )
+            with self._lock:
+                self.index = index
 
     def forget_entries(self, entry_ids: list[int]) -> None:
         with self._lock:
@@ -212,7 +243,7 @@ class SearchEngine:
         self, text: str, filters: SearchFilters, wanted: int
     ) -> list[tuple[int, float]]:
         """Entries by their best passage's cosine similarity, best first."""
-        vector = self.embedder.encode([text])
+        vector = self.query_vector(text)
         k = wanted * 3 + 10
         while True:
             with self._lock:
@@ -239,6 +270,14 @@ class SearchEngine:
             if len(best) >= wanted or exhausted:
                 return list(best.items())[:wanted]
             k *= 4
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The query's vector (1, dim): from the cache if the same text was asked lately."""
+        vector = self.query_cache.get(text)
+        if vector is None:
+            vector = self.embedder.encode([text])
+            self.query_cache.put(text, vector)
+        return vector
 
     def _boost_repertoire(self, ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Standard and validated content first among equals (KB_*_BOOST multiply the score)."""
@@ -341,6 +380,45 @@ class SearchEngine:
                 )
             )
         return hits
+
+
+class QueryCache:
+    """A bounded least-recently-used map of query text to vector, shared by threads.
+
+    The model runs one query at a time whether cached or not; concurrent queries are
+    not batched, because an int8 vector would then depend on the texts batched with
+    it (indexer/onnx_embedder.py) and one query takes about a millisecond anyway.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, text: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._vectors.get(text)
+            if vector is None:
+                self.misses += 1
+                return None
+            self._vectors.move_to_end(text)
+            self.hits += 1
+            return vector
+
+    def put(self, text: str, vector: np.ndarray) -> None:
+        if self.size <= 0:
+            return
+        vector.setflags(write=False)  # shared by every search that hits it
+        with self._lock:
+            self._vectors[text] = vector
+            self._vectors.move_to_end(text)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._vectors)
 
 
 def _rounded(value: float | None) -> float | None:

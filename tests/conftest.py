@@ -1,6 +1,15 @@
-"""Fixtures: real SQLite files in temp folders, the real model, real FAISS."""
+"""Fixtures: real SQLite files in temp folders, the real model, real FAISS.
 
+With KB_TEST_DATABASE_URL set to a PostgreSQL server (postgresql+psycopg://user@host:port/db)
+every test home gets its own database on that server instead of a SQLite file.
+"""
+
+import gc
+import hashlib
+import os
 import shutil
+import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +27,108 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 
 
+TEST_DATABASE_URL = os.environ.get("KB_TEST_DATABASE_URL") or None
+_made_databases: set[str] = set()
+_SESSION = uuid.uuid4().hex  # no database of an earlier, interrupted run is ever reused
+
+
 def make_settings(home: Path, **overrides: object) -> Settings:
     """Settings for a test home; reading is public unless a test says otherwise."""
-    values: dict[str, object] = {"home": home, "database_url": None, "public_read": True}
+    values: dict[str, object] = {
+        "home": home,
+        "database_url": database_url_for(home),
+        "public_read": True,
+    }
     return Settings(**{**values, **overrides})  # type: ignore[arg-type]
+
+
+def kb_env(home: Path) -> dict[str, str]:
+    """The environment that points a `kb` command at a test home (and its database)."""
+    url = database_url_for(home)
+    return {"KB_HOME": str(home), **({"KB_DATABASE_URL": url} if url else {})}
+
+
+def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    for name, value in kb_env(home).items():
+        monkeypatch.setenv(name, value)
+
+
+def copy_home(source: Path, target: Path) -> None:
+    """A private copy of a test home: its files and, on PostgreSQL, its database."""
+    shutil.copytree(source, target)
+    if TEST_DATABASE_URL:
+        # The demo's pristine template if there is one: a template must have no connections.
+        template = _template_name(source)
+        if template not in _made_databases:
+            template = _database_name(source)
+        _create_database(_database_name(target), template=template)
+
+
+def _database_name(home: Path) -> str:
+    digest = hashlib.sha1(f"{_SESSION}:{Path(home).resolve()}".encode()).hexdigest()
+    return f"kb_test_{digest[:24]}"
+
+
+def _template_name(home: Path) -> str:
+    return _database_name(home) + "_tpl"
+
+
+def database_url_for(home: Path) -> str | None:
+    """None (a SQLite file in the home) unless KB_TEST_DATABASE_URL names a server."""
+    if not TEST_DATABASE_URL:
+        return None
+    from sqlalchemy import make_url
+
+    name = _database_name(home)
+    if name not in _made_databases:
+        _create_database(name)
+    return make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _server_connection():  # type: ignore[no-untyped-def]
+    import psycopg
+    from sqlalchemy import make_url
+
+    url = make_url(TEST_DATABASE_URL or "")
+    return psycopg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        dbname=url.database,
+        autocommit=True,
+    )
+
+
+def _create_database(name: str, template: str | None = None) -> None:
+    with _server_connection() as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if exists.fetchone() is None:
+            suffix = f" TEMPLATE {template}" if template else ""
+            connection.execute(f'CREATE DATABASE "{name}"{suffix}')  # type: ignore[arg-type]
+    _made_databases.add(name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_DATABASE_URL:
+        # Apps and `kb` commands run in-process keep their engine's pooled connections
+        # until the process ends (as SQLite's do); psycopg warns when such are collected.
+        config.addinivalue_line(
+            "filterwarnings", "ignore:<psycopg.Connection object:ResourceWarning"
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_test_databases() -> Iterator[None]:
+    yield
+    if TEST_DATABASE_URL:
+        with warnings.catch_warnings():  # engines of apps the tests did not dispose
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+    if TEST_DATABASE_URL and _made_databases:
+        with _server_connection() as connection:
+            for name in sorted(_made_databases):
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -72,6 +179,8 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
     import_path(database, CORPUS, settings)
     index(database, settings, embedder)
     database.dispose()
+    if TEST_DATABASE_URL:  # demo_copy clones this untouched copy (nobody connects to it)
+        _create_database(_template_name(home), template=_database_name(home))
     return home
 
 
@@ -87,7 +196,7 @@ def demo_engine(demo_home: Path, embedder: Embedder) -> Iterator[SearchEngine]:
 def demo_copy(demo_home: Path, tmp_path: Path) -> Settings:
     """A private copy of the indexed demo, for tests that change it."""
     home = tmp_path / "demo-copy"
-    shutil.copytree(demo_home, home)
+    copy_home(demo_home, home)
     return make_settings(home)
 
 

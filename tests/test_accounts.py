@@ -8,13 +8,13 @@ from fastapi.testclient import TestClient
 
 from kb.cli import main
 from kb.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import kb_env, make_settings
 from tests.web_helpers import DEMO_PASSWORD, csrf_from, sign_in
 from web.app import create_app
 
 
 def run(home: Path, *args: str, input: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), env={"KB_HOME": str(home)}, input=input)
+    result = CliRunner().invoke(main, list(args), env=kb_env(home), input=input)
     return result.exit_code, result.output
 
 

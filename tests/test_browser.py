@@ -1,7 +1,6 @@
 """The web app in headless Chromium (Debian's, through Playwright) against a real
 `kb serve` process holding a private copy of the demo."""
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from kb.accounts import set_password_for_all
 from kb.database import Database
-from tests.conftest import make_settings
+from tests.conftest import copy_home, make_settings
 from tests.web_helpers import DEMO_PASSWORD, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -26,7 +25,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def base_url(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("browser") / "kb-home"
-    shutil.copytree(demo_home, home)
+    copy_home(demo_home, home)
     database = Database.from_settings(make_settings(home))
     with database.session() as session:
         set_password_for_all(session, DEMO_PASSWORD)

@@ -6,6 +6,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from kb.cli import main
+from tests.conftest import use_home
 
 
 def test_help_lists_every_command() -> None:
@@ -16,7 +17,7 @@ def test_help_lists_every_command() -> None:
 
 
 def test_malformed_import_exits_nonzero_naming_file_and_line(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("KB_HOME", str(tmp_path / "home"))
+    use_home(monkeypatch, tmp_path / "home")
     source = tmp_path / "bad.jsonl"
     source.write_text('{"id": "A", "kind": "problem", "title": "T", "author": "x"}\nnot json\n')
     result = CliRunner().invoke(main, ["import", str(source)])
@@ -26,7 +27,7 @@ def test_malformed_import_exits_nonzero_naming_file_and_line(tmp_path: Path, mon
 
 
 def test_search_json_and_text_output(demo_home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("KB_HOME", str(demo_home))
+    use_home(monkeypatch, demo_home)
     result = CliRunner().invoke(main, ["search", "SK-4471", "--limit", "2", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["hits"][0]["id"] == "MNT-S-002-1"
@@ -37,7 +38,7 @@ def test_search_json_and_text_output(demo_home: Path, monkeypatch) -> None:  # t
 
 
 def test_status_reports_a_current_index(demo_home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("KB_HOME", str(demo_home))
+    use_home(monkeypatch, demo_home)
     result = CliRunner().invoke(main, ["status", "--json"])
     status = json.loads(result.output)
     assert status["index_current"] is True and status["entries_to_embed"] == 0

@@ -16,7 +16,9 @@ def test_readme_has_the_two_commands_and_ci_runs_the_test_one() -> None:
     blocks = re.findall(r"```sh\n(.*?)\n```", README, re.S)
     assert blocks[:2] == ["make demo", "make test"]
     ci = (REPO / ".ci" / "run").read_text()
-    assert [line for line in ci.splitlines() if line.startswith("make")] == ["make test"]
+    # The README's command, on SQLite and then again against PostgreSQL.
+    assert [line for line in ci.splitlines() if line.startswith("make")] == ["make test"] * 2
+    assert 'KB_TEST_DATABASE_URL="postgresql+psycopg://' in ci
 
 
 def test_settings_table_is_generated_from_the_settings_object() -> None:

@@ -14,6 +14,7 @@ from search.evaluation import (
     reciprocal_rank,
     restrict_to_candidates,
 )
+from tests.conftest import use_home
 
 
 def test_metrics_match_hand_computed_values() -> None:
@@ -44,7 +45,7 @@ def test_restricting_to_candidates_keeps_order_and_appends_the_rest() -> None:
 
 
 def test_kb_eval_on_the_demo_corpus(demo_home: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("KB_HOME", str(demo_home))
+    use_home(monkeypatch, demo_home)
     queries = tmp_path / "queries.jsonl"
     queries.write_text(
         json.dumps({"id": "q-seal", "text": "seal kit SK-4471"})

@@ -14,7 +14,7 @@ from kb.cli import main
 from search.engine import SearchEngine
 from search.evaluation import evaluate_experts
 from search.experts import ExpertScoring, Role, find_experts, gather_evidence, rank_experts
-from tests.conftest import CORPUS, make_settings
+from tests.conftest import CORPUS, make_settings, use_home
 from web.app import create_app
 
 # A paraphrase of MNT-P-003 (Haas tool changer, alarm 113), as an apprentice might ask it.
@@ -142,7 +142,7 @@ def test_expert_metrics_on_a_hand_made_run() -> None:
 def test_kb_eval_task_experts_on_the_demo_corpus(
     demo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("KB_HOME", str(demo_home))
+    use_home(monkeypatch, demo_home)
     solver = front_matter("MNT-S-003-1")["author"]
     queries = tmp_path / "queries.jsonl"
     queries.write_text(
@@ -193,7 +193,7 @@ def test_kb_eval_task_experts_refuses_retrieval_only_options(tmp_path: Path) -> 
 
 
 def test_kb_experts_help_and_json(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KB_HOME", str(demo_home))
+    use_home(monkeypatch, demo_home)
     help_result = CliRunner().invoke(main, ["experts", "--help"])
     assert help_result.exit_code == 0
     assert "--community" in help_result.output and "--json" in help_result.output

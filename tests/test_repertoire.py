@@ -18,6 +18,7 @@ from kb.lifecycle import Action, allowed, change_state
 from kb.models import Entry, Person, utcnow
 from kb.repertoire import promote_to_article, record_review, review_queue
 from kb.settings import Settings
+from tests.conftest import kb_env
 from tests.web_helpers import SignedIn
 from web.app import create_app
 
@@ -259,18 +260,16 @@ def test_export_then_import_gives_the_same_articles(
         grace, title="VPN error 0x80070005", sources=["ITS-P-001", "ITS-S-001-1"], scope=None
     )
     folder = tmp_path / "repertoire"
-    env = {"KB_HOME": str(app.state.settings.home)}  # type: ignore[attr-defined]
+    from tests.conftest import copy_home, make_settings
+
+    env = kb_env(app.state.settings.home)  # type: ignore[attr-defined]
     result = CliRunner().invoke(main, ["export", "repertoire", str(folder)], env=env)
     assert result.exit_code == 0 and "Wrote 2 article(s)" in result.output
 
     other = tmp_path / "other-home"
-    import shutil
-
-    shutil.copytree(demo_home, other)
-    result = CliRunner().invoke(main, ["import", str(folder)], env={"KB_HOME": str(other)})
+    copy_home(demo_home, other)
+    result = CliRunner().invoke(main, ["import", str(folder)], env=kb_env(other))
     assert result.exit_code == 0, result.output
-    from tests.conftest import make_settings
-
     with TestClient(create_app(make_settings(other))) as client:
         for original in (first, second):
             copy = client.get(f"/api/articles/{original['id']}").json()
@@ -311,7 +310,7 @@ def test_imported_articles_must_name_existing_sources(tmp_path: Path, demo_copy:
         "---\nid: art-1\nkind: article\ntitle: T\nauthor: grace.okafor\nsources: [NOPE-1]\n"
         "sections:\n  problem: p\n  resolution: r\n---\n"
     )
-    result = CliRunner().invoke(main, ["import", str(folder)], env={"KB_HOME": str(demo_copy.home)})
+    result = CliRunner().invoke(main, ["import", str(folder)], env=kb_env(demo_copy.home))
     assert result.exit_code != 0 and "a.md" in result.output and "NOPE-1" in result.output
     with Database.from_settings(demo_copy).session() as session:
         assert session.scalar(select(Entry).where(Entry.external_id == "art-1")) is None

@@ -19,6 +19,7 @@ from kb.settings import Settings
 from search import routing
 from search.engine import SearchEngine
 from search.experts import ExpertScoring
+from tests.conftest import kb_env
 from tests.web_helpers import SignedIn
 from web.app import create_app
 
@@ -191,7 +192,7 @@ def test_kb_escalate_on_the_command_line(app: object, demo_people: Settings) -> 
     problem = post_problem(tomas)
     tomas.post(f"/api/problems/{problem}/route", {"people": ["marta.kowalski"]})
     later = (utcnow() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
-    env = {"KB_HOME": str(Path(demo_people.home))}
+    env = kb_env(Path(demo_people.home))
     result = CliRunner().invoke(main, ["escalate", "--now", later], env=env)
     assert result.exit_code == 0, result.output
     assert f"{problem} → peter.lindqvist (tutor)" in result.output

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import kb_env
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -18,7 +20,7 @@ def free_port() -> int:
 
 def test_kb_serve_answers_search_over_http(demo_home: Path) -> None:
     port = free_port()
-    env = {**os.environ, "KB_HOME": str(demo_home), "KB_PUBLIC_READ": "1"}
+    env = {**os.environ, **kb_env(demo_home), "KB_PUBLIC_READ": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "kb", "serve", "--port", str(port)],
         env=env,

@@ -2,7 +2,6 @@
 against a real `kb serve`: nothing may run."""
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from kb.accounts import set_password_for_all
 from kb.database import Database
-from tests.conftest import make_settings
+from tests.conftest import copy_home, kb_env, make_settings
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.web_helpers import DEMO_PASSWORD, running_server
 
@@ -37,13 +36,13 @@ ALL = "\n\n".join(PAYLOADS)
 @pytest.fixture(scope="module")
 def server(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     home = tmp_path_factory.mktemp("xss") / "kb-home"
-    shutil.copytree(demo_home, home)
+    copy_home(demo_home, home)
     database = Database.from_settings(make_settings(home))
     with database.session() as session:
         set_password_for_all(session, DEMO_PASSWORD)
         session.commit()
     database.dispose()
-    env = {"KB_HOME": str(home)}
+    env = kb_env(home)
     name = f"Mallory {PAYLOADS[1]}"
     result = subprocess.run(
         [sys.executable, "-m", "kb", "user", "add", "grace.okafor", "--full-name", name,

@@ -15,6 +15,8 @@ import httpx
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from tests.conftest import kb_env
+
 DEMO_PASSWORD = "brightwater-demo"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -44,12 +46,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(home: Path, **env: str) -> Iterator[str]:
-    """`kb serve` as a real process on a free port; yields its base URL."""
+def running_server(home: Path, *serve_args: str, **env: str) -> Iterator[str]:
+    """`kb serve [serve_args]` as a real process on a free port; yields its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "kb", "serve", "--port", str(port)],
-        env={**os.environ, "KB_HOME": str(home), **env},
+        [sys.executable, "-m", "kb", "serve", "--port", str(port), *serve_args],
+        env={**os.environ, **kb_env(home), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -1,8 +1,8 @@
-"""initial schema
+"""Initial schema: the tables of kb/models.py when kb got migrations.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 23:24:56.347205
+Create Date: 2026-11-28 23:35:47.793714
 
 """
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision: str = "0001"
@@ -44,8 +45,16 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("expertise", sa.Text(), nullable=False),
-        sa.Column("roles", sa.JSON(), nullable=False),
-        sa.Column("communities", sa.JSON(), nullable=False),
+        sa.Column(
+            "roles",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "communities",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("password_hash", sa.String(length=200), nullable=True),
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("away", sa.Boolean(), nullable=False),
@@ -74,7 +83,11 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=300), nullable=False),
         sa.Column("introduction", sa.Text(), nullable=False),
-        sa.Column("questions", sa.JSON(), nullable=False),
+        sa.Column(
+            "questions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("owner_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -90,7 +103,11 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column(
+            "tags",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("author_id", sa.Integer(), nullable=False),
         sa.Column("community_id", sa.Integer(), nullable=False),
@@ -124,7 +141,11 @@ def upgrade() -> None:
     op.create_table(
         "articles",
         sa.Column("entry_id", sa.Integer(), nullable=False),
-        sa.Column("sections", sa.JSON(), nullable=False),
+        sa.Column(
+            "sections",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("scope", sa.String(length=100), nullable=True),
         sa.Column("owner_id", sa.Integer(), nullable=False),
         sa.Column("review_interval_days", sa.Integer(), nullable=False),
@@ -213,7 +234,11 @@ def upgrade() -> None:
         "gaps",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("label", sa.String(length=300), nullable=False),
-        sa.Column("examples", sa.JSON(), nullable=False),
+        sa.Column(
+            "examples",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("centroid", sa.LargeBinary(), nullable=False),
         sa.Column("community", sa.String(length=100), nullable=True),
@@ -277,7 +302,11 @@ def upgrade() -> None:
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column(
+            "tags",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("editor_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -297,7 +326,11 @@ def upgrade() -> None:
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("routed_by_id", sa.Integer(), nullable=True),
         sa.Column("state", sa.String(length=20), nullable=False),
-        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column(
+            "reasons",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("escalation", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),

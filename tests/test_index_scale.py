@@ -1,0 +1,136 @@
+"""The index type follows the size: exact flat below KB_IVF_THRESHOLD, IVF-SQ8 above.
+
+The demo corpus stands in for a large knowledge base by lowering the threshold.
+"""
+
+import numpy as np
+
+from indexer.embedder import Embedder
+from indexer.pipeline import build_index, index_params
+from indexer.vector_index import FLAT, IVF_FP16, IVF_SQ8, VectorIndex, read_meta
+from kb.database import Database
+from kb.entries import remove_entries
+from kb.models import Entry
+from kb.settings import Settings
+from kb.status import collect_status
+from search.engine import QueryCache, SearchEngine, SearchMode
+from tests.conftest import make_settings
+
+QUERIES = [
+    "compressor trips on hot days",
+    "the lathe stops after warm-up",
+    "VPN keeps disconnecting",
+    "printer jams on thick paper",
+    "how do I onboard a new apprentice",
+]
+
+
+def dense_ids(engine: SearchEngine, query: str) -> list[str]:
+    return [hit.id for hit in engine.search(query, limit=5, mode=SearchMode.DENSE).hits]
+
+
+def test_the_index_type_switches_at_the_threshold(demo_copy: Settings, embedder: Embedder) -> None:
+    from indexer.pipeline import reindex
+    from search.engine import build_splitter
+
+    database = Database.from_settings(demo_copy)
+    splitter = build_splitter(demo_copy, embedder)
+    vectors = read_meta(demo_copy.index_dir).count  # type: ignore[union-attr]
+    assert read_meta(demo_copy.index_dir).index_type == FLAT  # type: ignore[union-attr]
+
+    above = index_params(
+        demo_copy.model_copy(update={"ivf_threshold": vectors, "ivf_encoding": "fp16"})
+    )
+    summary = reindex(database, embedder, splitter, demo_copy.index_dir, params=above)
+    # Nothing to embed, but the size now asks for the other type: rebuilt from stored vectors.
+    assert (summary.embedded, summary.rebuilt_index, summary.index_type) == (0, True, IVF_FP16)
+    meta = read_meta(demo_copy.index_dir)
+    assert meta is not None and (meta.index_type, meta.count) == (IVF_FP16, vectors)
+    assert meta.nlist >= 1
+
+    status = collect_status(demo_copy, database)
+    assert status["index_type"] == IVF_FP16
+    assert status["index_bytes"] > 0 and status["index_path"].endswith(meta.vectors_file)
+
+    below = index_params(demo_copy.model_copy(update={"ivf_threshold": vectors + 1}))
+    back = reindex(database, embedder, splitter, demo_copy.index_dir, params=below)
+    assert (back.rebuilt_index, back.index_type) == (True, FLAT)
+    database.dispose()
+
+
+def test_ivf_search_deletion_and_round_trip(demo_copy: Settings, embedder: Embedder) -> None:
+    flat_engine = SearchEngine.open(demo_copy, Database.from_settings(demo_copy), embedder)
+    assert flat_engine.index.index_type == FLAT
+    expected = {query: dense_ids(flat_engine, query) for query in QUERIES}
+
+    ivf_settings = make_settings(
+        demo_copy.home, ivf_threshold=50, ivf_nprobe=64, index_mmap=True
+    )
+    database = Database.from_settings(ivf_settings)
+    ivf = build_index(database, embedder.dim, embedder.model_id, index_params(ivf_settings))
+    assert ivf.index_type == IVF_SQ8 and len(ivf) == len(flat_engine.index)
+    ivf.save(ivf_settings.index_dir)
+
+    # Loaded memory-mapped; searching it finds what exact search finds.
+    engine = SearchEngine.open(ivf_settings, database, embedder)
+    assert engine.index.index_type == IVF_SQ8 and engine.index.nprobe == engine.index.nlist
+    for query in QUERIES:
+        assert dense_ids(engine, query)[:3] == expected[query][:3], query
+
+    # The same scores and keys after another save and load.
+    vector = embedder.encode([QUERIES[0]])
+    before = engine.index.search(vector, 10)
+    engine.index.save(ivf_settings.index_dir)
+    loaded = VectorIndex.load(ivf_settings.index_dir, embedder.model_id)
+    assert loaded is not None and loaded.index_type == IVF_SQ8
+    after = loaded.search(vector, 10)
+    np.testing.assert_array_equal(before[1], after[1])
+    np.testing.assert_allclose(before[0], after[0], rtol=1e-6)
+    assert loaded.entry_ids() == flat_engine.index.entry_ids()
+
+    # Deleting an entry takes it out of the (memory-mapped, then copied) IVF lists...
+    top = expected[QUERIES[0]][0]
+    with database.session() as session:
+        top_id = session.query(Entry.id).filter(Entry.external_id == top).scalar()
+    assert engine.forget_entries([top_id]) is None
+    assert len(engine.index) < len(flat_engine.index)
+    assert top not in [h.id for h in engine.search(QUERIES[0], limit=5, mode=SearchMode.DENSE).hits]
+    # ... and so does deleting one in the database, caught up by reusing the trained cells.
+    second = expected[QUERIES[2]][0]
+    assert remove_entries(database, [second]) == [second]
+    engine._checked_generation_at = 0.0
+    assert second not in dense_ids(engine, QUERIES[2])
+    assert engine.index.index_type == IVF_SQ8
+
+    # An edited entry is searchable at once in the IVF index.
+    with database.session() as session:
+        source = session.query(Entry).filter(Entry.external_id == expected[QUERIES[1]][0]).one()
+        source.title = source.title + " (revised)"
+        session.commit()
+        entry_id = source.id
+    engine.index_entries([entry_id])
+    assert dense_ids(engine, QUERIES[1])[0] == expected[QUERIES[1]][0]
+    database.dispose()
+    flat_engine.database.dispose()
+
+
+def test_repeated_queries_hit_the_cache(demo_engine: SearchEngine) -> None:
+    cache = demo_engine.query_cache
+    first = demo_engine.search("air compressor overheating in summer", limit=5)
+    hits_before = cache.hits
+    second = demo_engine.search("air compressor overheating in summer", limit=5)
+    assert cache.hits == hits_before + 1
+    assert [(h.id, h.score) for h in first.hits] == [(h.id, h.score) for h in second.hits]
+    assert first.hits
+
+
+def test_the_query_cache_is_bounded() -> None:
+    cache = QueryCache(2)
+    for text in ("a", "b", "a", "c"):
+        if cache.get(text) is None:
+            cache.put(text, np.zeros((1, 4), dtype=np.float32))
+    assert len(cache) == 2
+    assert cache.get("b") is None and cache.get("a") is not None  # "b" was least recent
+    off = QueryCache(0)
+    off.put("a", np.zeros((1, 4), dtype=np.float32))
+    assert off.get("a") is None
