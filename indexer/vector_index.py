@@ -86,11 +86,11 @@ class IndexMeta:
 
 @dataclass(frozen=True)
 class IndexParams:
-    """How an index is built: exact below ivf_threshold vectors, IVF-SQ8 from there on."""
+    """How an index is built: exact below ivf_threshold vectors, IVF (ivf_type) from there."""
 
     ivf_threshold: int = 20_000
     nlist: int = 0  # 0: about 4·sqrt(n) cells
-    nprobe: int = 256  # 1M clustered vectors: recall@10 0.973 in 2.9 ms (BENCHMARKS.md)
+    nprobe: int = 256  # 1M clustered vectors: recall@10 0.973 in 2.5 ms (BENCHMARKS.md)
     ivf_type: str = IVF_SQ8
 
     def index_type_for(self, count: int) -> str:

@@ -63,9 +63,7 @@ def test_ivf_search_deletion_and_round_trip(demo_copy: Settings, embedder: Embed
     assert flat_engine.index.index_type == FLAT
     expected = {query: dense_ids(flat_engine, query) for query in QUERIES}
 
-    ivf_settings = make_settings(
-        demo_copy.home, ivf_threshold=50, ivf_nprobe=64, index_mmap=True
-    )
+    ivf_settings = make_settings(demo_copy.home, ivf_threshold=50, ivf_nprobe=64, index_mmap=True)
     database = Database.from_settings(ivf_settings)
     ivf = build_index(database, embedder.dim, embedder.model_id, index_params(ivf_settings))
     assert ivf.index_type == IVF_SQ8 and len(ivf) == len(flat_engine.index)
