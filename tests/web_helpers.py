@@ -6,6 +6,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,38 +48,40 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(home: Path, *serve_args: str, **env: str) -> Iterator[str]:
-    """`kb serve [serve_args]` as a real process on a free port; yields its base URL."""
+    """`kb serve [serve_args]` as a real process on a free port; yields its base URL.
+
+    Its output goes to a file, not a pipe: a pipe nobody reads fills up after a few
+    hundred access-log lines and then blocks the server."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kb", "serve", "--port", str(port), *serve_args],
-        env={**os.environ, **kb_env(home), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise AssertionError(f"kb serve stopped:\n{output}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "kb serve did not come up in 90 s"
-            time.sleep(0.3)
-        yield base
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kb", "serve", "--port", str(port), *serve_args],
+            env={**os.environ, **kb_env(home), **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+            deadline = time.monotonic() + 90
+            while True:
+                if process.poll() is not None:
+                    output.seek(0)
+                    raise AssertionError(f"kb serve stopped:\n{output.read().decode()}")
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "kb serve did not come up in 90 s"
+                time.sleep(0.3)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 class SignedIn:
