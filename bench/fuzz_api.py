@@ -1,6 +1,7 @@
 """Schemathesis against /openapi.json of a real `kb serve`: no request may cause a 5xx.
 
 Usage: python bench/fuzz_api.py [--max-examples 20] [--seed 1]
+(needs the bench extra: .venv/bin/pip install -e '.[bench]')
 
 Starts `kb serve` on a private copy of the demo (a fresh `kb demo --no-serve` in a temp
 folder), signs scripts in as the knowledge manager grace.okafor with an API token, runs
