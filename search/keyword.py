@@ -33,12 +33,23 @@ MAX_QUERY_TERMS = 64
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
+# Words so common that matching them only makes the keyword side score most of the
+# knowledge base (PostgreSQL's english configuration drops them by itself).
+STOPWORDS = frozenset(
+    """a an and are as at be but by can could did do does for from had has have how i if in
+    into is it its me my no not of on or our so than that the their them then there these
+    they this to was we were what when where which who why will with would you your""".split()
+)
+
+
 def query_terms(query: str) -> list[str]:
-    """Lower-cased word tokens of a query, in order, without repeats."""
+    """Lower-cased word tokens of a query, in order, without repeats; common words are
+    left out unless the query has nothing else."""
     seen: dict[str, None] = {}
     for token in _TOKEN.findall(query.lower()):
         seen.setdefault(token, None)
-    return list(seen)[:MAX_QUERY_TERMS]
+    terms = [term for term in seen if term not in STOPWORDS] or list(seen)
+    return terms[:MAX_QUERY_TERMS]
 
 
 class KeywordIndex(Protocol):
