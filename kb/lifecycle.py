@@ -92,10 +92,6 @@ CONTENT_TRANSITIONS: dict[EntryStatus, tuple[frozenset[EntryStatus], Action]] = 
         Action.ARCHIVE,
     ),
 }
-CONTENT_STATES = frozenset({*CONTENT_TRANSITIONS, EntryStatus.DRAFT})
-PROBLEM_STATES = frozenset(
-    {EntryStatus.OPEN, EntryStatus.IN_PROGRESS, EntryStatus.SOLVED, EntryStatus.CLOSED}
-)
 
 
 def record_event(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.contributions import (
@@ -392,10 +392,6 @@ def repertoire(session: Session, include_archived: bool = False) -> list[Article
     if not include_archived:
         query = query.where(Entry.status != EntryStatus.ARCHIVED)
     return list(session.scalars(query))
-
-
-def count_articles(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Article)) or 0
 
 
 def overdue_articles(

@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import exists, func, select
@@ -288,7 +288,3 @@ def unread_gaps(session: Session, person: Person) -> int:
         )
         or 0
     )
-
-
-def since_days(days: int, now: datetime | None = None) -> datetime:
-    return (now or utcnow()) - timedelta(days=days)

@@ -358,20 +358,6 @@ def mark_read(routings: list[Routing], now: datetime | None = None) -> None:
         routing.read_at = routing.read_at or moment
 
 
-def being_worked_on(session: Session, problem_ids: list[int]) -> dict[int, list[Person]]:
-    """Per problem: the people who took it and are working on it."""
-    working: dict[int, list[Person]] = defaultdict(list)
-    if not problem_ids:
-        return working
-    for routing in session.scalars(
-        select(Routing).where(
-            Routing.problem_id.in_(problem_ids), Routing.state == RoutingState.TAKEN
-        )
-    ):
-        working[routing.problem_id].append(routing.person)
-    return working
-
-
 def workers_by_external_id(session: Session, external_ids: list[str]) -> dict[str, list[str]]:
     """Per problem id (as shown): names of the people working on it."""
     rows = session.execute(

@@ -1,17 +1,14 @@
 """Signing in and out."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kb.accounts import authenticate
 from web.auth import ViewerDep, check_csrf, sign_in, sign_out
-from web.deps import SessionDep
+from web.deps import FormText, SessionDep
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
-FormText = Annotated[str, Form()]
 
 
 def safe_next(target: str) -> str:

@@ -16,7 +16,7 @@ from kb.lifecycle import Action, change_state, require
 from kb.models import Article, Collection, Community, Person
 from web.auth import ApiWriterDep, ReaderDep
 from web.capture import after_saving
-from web.deps import EngineDep, SessionDep, entry_or_404
+from web.deps import EngineDep, SessionDep, article_or_404, entry_or_404
 from web.schemas import EntryOut, ErrorResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -155,13 +155,6 @@ def _person(session: Session, handle: str) -> Person:
     return person
 
 
-def _article(session: Session, external_id: str) -> Article:
-    article = kb_repertoire.article_of(session, entry_or_404(session, external_id))
-    if article is None:
-        raise HTTPException(404, f"{external_id} is not a repertoire article")
-    return article
-
-
 @router.post("/entries/{external_id}/state", response_model=EntryOut, tags=["repertoire"])
 def api_change_state(
     external_id: EntryId, payload: StateIn, person: ApiWriterDep, session: SessionDep
@@ -204,7 +197,7 @@ def api_promote(
 
 @router.get("/articles/{external_id}", response_model=ArticleOut, tags=["repertoire"])
 def api_article(external_id: EntryId, _reader: ReaderDep, session: SessionDep) -> ArticleOut:
-    return ArticleOut.from_article(_article(session, external_id))
+    return ArticleOut.from_article(article_or_404(session, external_id))
 
 
 @router.patch("/articles/{external_id}", response_model=ArticleOut, tags=["repertoire"])
@@ -216,7 +209,7 @@ def api_edit_article(
     engine: EngineDep,
 ) -> ArticleOut:
     """Revise the sections (author or knowledge manager), or set owner and review interval."""
-    article = _article(session, external_id)
+    article = article_or_404(session, external_id)
     kb_repertoire.update_article(
         session,
         person,
@@ -236,7 +229,7 @@ def api_review(
     external_id: EntryId, payload: ReviewIn, person: ApiWriterDep, session: SessionDep
 ) -> dict[str, object]:
     """Record a review: confirmed, revised or archived. The next one is set from the interval."""
-    article = _article(session, external_id)
+    article = article_or_404(session, external_id)
     review = kb_repertoire.record_review(session, person, article, payload.outcome, payload.note)
     session.commit()
     return {
@@ -254,7 +247,7 @@ def api_flag_review(
 ) -> ArticleOut:
     """Put an article in the review queue now (tutors and knowledge managers)."""
     require(person, Action.FLAG_FOR_REVIEW)
-    article = _article(session, external_id)
+    article = article_or_404(session, external_id)
     kb_repertoire.request_review(session, article, f"{person.name}: {payload.reason}")
     session.commit()
     return ArticleOut.from_article(article)

@@ -16,7 +16,7 @@ from search.experts import Expert
 from search.routing import RoutingAdvice
 from web.api_experts import ExpertsResponse
 from web.auth import ApiWriterDep, ReaderDep, SignedInDep
-from web.deps import EngineDep, SessionDep, entry_or_404
+from web.deps import EngineDep, SessionDep, entry_or_404, routing_or_404
 from web.schemas import ErrorResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -189,17 +189,10 @@ def api_inbox(person: SignedInDep, session: SessionDep) -> InboxOut:
     )
 
 
-def _routing(session: Session, routing_id: int) -> Routing:
-    routing = session.get(Routing, routing_id)
-    if routing is None:
-        raise HTTPException(404, f"no request has the id {routing_id}")
-    return routing
-
-
 @router.post("/routings/{routing_id}/take", response_model=RoutingOut, tags=["routing"])
 def api_take(routing_id: int, person: ApiWriterDep, session: SessionDep) -> RoutingOut:
     """Take the problem: everyone who finds it sees that you are working on it."""
-    routing = _routing(session, routing_id)
+    routing = routing_or_404(session, routing_id)
     kb_routing.take(session, person, routing)
     session.commit()
     return RoutingOut.from_routing(routing)
@@ -214,7 +207,7 @@ def api_decline(
     engine: EngineDep,
 ) -> list[RoutingOut]:
     """Decline; kb asks the next suggested person. Answers with both requests."""
-    routing = _routing(session, routing_id)
+    routing = routing_or_404(session, routing_id)
     successor = kb_routing.decline(session, engine, person, routing, payload.note)
     session.commit()
     return [RoutingOut.from_routing(r) for r in (routing, successor) if r is not None]
@@ -225,7 +218,7 @@ def api_pass(
     request: Request, routing_id: int, payload: PassIn, person: ApiWriterDep, session: SessionDep
 ) -> list[RoutingOut]:
     """Pass the problem on to someone better placed. Answers with both requests."""
-    routing = _routing(session, routing_id)
+    routing = routing_or_404(session, routing_id)
     passed = kb_routing.pass_to(session, person, routing, payload.to, payload.note)
     session.commit()
     notify(request.app.state.settings, [passed])

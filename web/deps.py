@@ -3,11 +3,11 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from kb.browse import entry_by_external_id
-from kb.models import Entry
+from kb.models import Article, Entry, Routing
 from search.engine import SearchEngine
 
 
@@ -23,6 +23,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 EngineDep = Annotated[SearchEngine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+FormText = Annotated[str, Form()]
 
 
 def entry_or_404(session: Session, external_id: str) -> Entry:
@@ -30,3 +31,17 @@ def entry_or_404(session: Session, external_id: str) -> Entry:
     if entry is None:
         raise HTTPException(404, f"no entry has the id {external_id!r}")
     return entry
+
+
+def article_or_404(session: Session, external_id: str) -> Article:
+    article = session.get(Article, entry_or_404(session, external_id).id)
+    if article is None:
+        raise HTTPException(404, f"{external_id} is not a repertoire article")
+    return article
+
+
+def routing_or_404(session: Session, routing_id: int) -> Routing:
+    routing = session.get(Routing, routing_id)
+    if routing is None:
+        raise HTTPException(404, f"no request has the id {routing_id}")
+    return routing

@@ -18,12 +18,11 @@ from kb.models import Comment, Entry, FeedbackKind
 from kb.search_log import mark_posted
 from web.auth import FormWriterDep, SignedInDep, visitor_key
 from web.capture import after_saving
-from web.deps import EngineDep, SessionDep, entry_or_404
+from web.deps import EngineDep, FormText, SessionDep, entry_or_404
 from web.pages import capture_context, entry_context
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
-FormText = Annotated[str, Form()]
 
 
 def _to_entry(entry: Entry, anchor: str = "") -> RedirectResponse:

@@ -1,9 +1,9 @@
 """Pages of the standard repertoire: articles and candidates, the review queue, state
 changes, promotion, collections and their booklets."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -14,11 +14,10 @@ from kb.lifecycle import Action, allowed, change_state, require
 from kb.models import Collection, Community, Entry, Person
 from web.auth import FormWriterDep, ReaderDep, SignedInDep
 from web.capture import after_saving
-from web.deps import EngineDep, SessionDep, entry_or_404
+from web.deps import EngineDep, FormText, SessionDep, article_or_404, entry_or_404
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
-FormText = Annotated[str, Form()]
 
 
 @router.get("/repertoire", response_class=HTMLResponse, name="repertoire_page")
@@ -152,9 +151,7 @@ def post_review(
     outcome: FormText = "",
     note: FormText = "",
 ) -> Response:
-    article = kb_repertoire.article_of(session, entry_or_404(session, external_id))
-    if article is None:
-        raise HTTPException(404, f"{external_id} is not a repertoire article")
+    article = article_or_404(session, external_id)
     kb_repertoire.record_review(session, person, article, outcome, note)
     session.commit()
     return RedirectResponse("/reviews", status_code=303)
@@ -165,9 +162,7 @@ def post_flag_review(
     external_id: str, person: FormWriterDep, session: SessionDep, reason: FormText = ""
 ) -> Response:
     require(person, Action.FLAG_FOR_REVIEW)
-    article = kb_repertoire.article_of(session, entry_or_404(session, external_id))
-    if article is None:
-        raise HTTPException(404, f"{external_id} is not a repertoire article")
+    article = article_or_404(session, external_id)
     if len(reason.strip()) < 3:
         raise InvalidContribution("say why it needs a review")
     kb_repertoire.request_review(session, article, f"{person.name}: {reason.strip()}")

@@ -2,21 +2,20 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from kb.models import Entry, Person, Routing, utcnow
+from kb.models import Entry, Person, utcnow
 from kb.notify import notify
 from search import routing as kb_routing
 from search.gaps import gaps_assigned_to
 from web.api_routing import chosen_experts
 from web.auth import FormWriterDep, SignedInDep
-from web.deps import EngineDep, SessionDep, entry_or_404
+from web.deps import EngineDep, FormText, SessionDep, entry_or_404, routing_or_404
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
-FormText = Annotated[str, Form()]
 
 
 def routing_context(
@@ -94,16 +93,9 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
     return response
 
 
-def _routing(session: Session, routing_id: int) -> Routing:
-    routing = session.get(Routing, routing_id)
-    if routing is None:
-        raise HTTPException(404, f"no request has the id {routing_id}")
-    return routing
-
-
 @router.post("/routings/{routing_id}/take")
 def post_take(routing_id: int, person: FormWriterDep, session: SessionDep) -> Response:
-    routing = _routing(session, routing_id)
+    routing = routing_or_404(session, routing_id)
     kb_routing.take(session, person, routing)
     session.commit()
     return RedirectResponse(f"/entries/{routing.problem.external_id}", status_code=303)
@@ -118,7 +110,9 @@ def post_decline(
     engine: EngineDep,
     note: FormText = "",
 ) -> Response:
-    successor = kb_routing.decline(session, engine, person, _routing(session, routing_id), note)
+    successor = kb_routing.decline(
+        session, engine, person, routing_or_404(session, routing_id), note
+    )
     session.commit()
     if successor is not None:
         notify(request.app.state.settings, [successor])
@@ -134,7 +128,7 @@ def post_pass(
     to: FormText = "",
     note: FormText = "",
 ) -> Response:
-    passed = kb_routing.pass_to(session, person, _routing(session, routing_id), to, note)
+    passed = kb_routing.pass_to(session, person, routing_or_404(session, routing_id), to, note)
     session.commit()
     notify(request.app.state.settings, [passed])
     return RedirectResponse("/inbox", status_code=303)
