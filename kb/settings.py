@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     search_candidates: int = Field(
         default=100, description="Hits taken from each retriever before fusion."
     )
+    keyword_common_entries: int = Field(
+        default=2000,
+        description="A query word found in more entries than this is too common to look "
+        "for on its own: keyword search matches the query's other words, or all of them "
+        "together if every word is this common. Keeps keyword search fast on large "
+        "knowledge bases.",
+    )
     ivf_threshold: int = Field(
         default=20_000,
         description="Passages from which `kb reindex` builds an approximate IVF index "

@@ -2,14 +2,22 @@
 
 SQLite: an FTS5 table kept current by triggers, ranked by bm25().
 PostgreSQL: a generated, weighted tsvector column with a GIN index, ranked by ts_rank_cd().
+
+Both rank every entry that matches before taking the best, so a query word found in
+most of a large knowledge base makes a search slow while adding little to its ranking.
+As Elasticsearch's "common terms" query did, a word found in more than
+KB_KEYWORD_COMMON_ENTRIES entries is common: the query matches any of its other words,
+and only when every word is common does it match entries that have them all.
 """
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     column,
     func,
     inspect,
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
     from kb.database import Database
 
 MAX_QUERY_TERMS = 64
+DEFAULT_COMMON_ENTRIES = 2000
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
@@ -50,6 +59,30 @@ def query_terms(query: str) -> list[str]:
         seen.setdefault(token, None)
     terms = [term for term in seen if term not in STOPWORDS] or list(seen)
     return terms[:MAX_QUERY_TERMS]
+
+
+def match_terms(
+    session: Session,
+    terms: list[str],
+    matching: Callable[[str], Select[int]],
+    common_entries: int,
+) -> tuple[list[str], str]:
+    """The words to match and how ("or", "and"): the uncommon ones, any of them; if
+    every word is common, all of them. `matching(term)` selects the entries a word
+    matches; each is counted only up to one past the limit, so common words stay cheap."""
+    counts = select(
+        *(
+            select(func.count())
+            .select_from(matching(term).limit(common_entries + 1).subquery())
+            .scalar_subquery()
+            for term in terms
+        )
+    )
+    found = session.execute(counts).one()
+    uncommon = [term for term, count in zip(terms, found, strict=True) if count <= common_entries]
+    if uncommon:
+        return uncommon, "or"
+    return terms, "and"
 
 
 class KeywordIndex(Protocol):
@@ -124,25 +157,47 @@ class SqliteKeywordIndex:
         self.install(connection)
         connection.exec_driver_sql("INSERT INTO entries_fts(entries_fts) VALUES ('rebuild')")
 
+    def __init__(self, common_entries: int = DEFAULT_COMMON_ENTRIES) -> None:
+        self.common_entries = common_entries
+
     def search(
         self, session: Session, query: str, filters: SearchFilters, limit: int
     ) -> list[tuple[int, float]]:
         terms = query_terms(query)
         if not terms:
             return []
-        match = " OR ".join(f'"{term}"' for term in terms)
+
         fts = table("entries_fts", column("rowid"))
         fts_name: ColumnElement[str] = literal_column("entries_fts")
+
+        def matching(term: str) -> Select[int]:
+            return select(literal(1)).select_from(fts).where(fts_name.op("MATCH")(f'"{term}"'))
+
+        words, how = match_terms(session, terms, matching, self.common_entries)
+        match = f" {how.upper()} ".join(f'"{word}"' for word in words)
         rank = func.bm25(fts_name, self.TITLE_WEIGHT, self.BODY_WEIGHT, self.TAGS_WEIGHT)
-        statement = (
-            select(Entry.id, rank)
-            .join_from(Entry, fts, fts.c.rowid == Entry.id)
-            .where(fts_name.op("MATCH")(match))
-            .where(filter_condition(filters, "sqlite"))
-            .order_by(rank)
-            .limit(limit)
-        )
-        return [(int(entry_id), -float(score)) for entry_id, score in session.execute(statement)]
+        allowed = filter_condition(filters, "sqlite")
+        # The best matches first, from the full-text table alone, and only then the
+        # filters, which need the entries table: joining it before ranking would look
+        # up every match there. Too few left after filtering: take more matches.
+        taken = limit * 2
+        while True:
+            best = (
+                select(fts.c.rowid.label("entry_id"), rank.label("score"))
+                .where(fts_name.op("MATCH")(match))
+                .order_by(rank)
+                .limit(taken)
+                .subquery()
+            )
+            rows = session.execute(
+                select(best.c.entry_id, best.c.score, allowed)
+                .join_from(best, Entry, Entry.id == best.c.entry_id)
+                .order_by(best.c.score)
+            ).all()
+            kept = [(int(entry_id), -float(score)) for entry_id, score, ok in rows if ok]
+            if len(kept) >= limit or len(rows) < taken:
+                return kept[:limit]
+            taken *= 4
 
 
 class PostgresKeywordIndex:
@@ -153,6 +208,9 @@ class PostgresKeywordIndex:
     # ts_rank_cd weights in the order {D, C, B, A}: title A 3, tags B 2, body D 1 (as bm25).
     WEIGHTS = "{0.3333, 0.0, 0.6667, 1.0}"
     NORMALIZATION = 1  # divide by 1 + log(length), as bm25 discounts long entries
+
+    def __init__(self, common_entries: int = DEFAULT_COMMON_ENTRIES) -> None:
+        self.common_entries = common_entries
 
     def install(self, connection: Connection) -> None:
         vector = " || ".join(
@@ -187,11 +245,20 @@ class PostgresKeywordIndex:
         terms = query_terms(query)
         if not terms:
             return []
-        # Any of the words, as FTS5's OR query; each quoted so none is read as an operator.
-        tsquery = func.to_tsquery(
-            literal(self.CONFIG, REGCONFIG), " | ".join(f"'{term}'" for term in terms)
-        )
         vector: ColumnElement[str] = literal_column(f"entries.{self.COLUMN}", TSVECTOR)
+        config = literal(self.CONFIG, REGCONFIG)
+
+        def matching(term: str) -> Select[int]:
+            return (
+                select(literal(1))
+                .select_from(Entry)
+                .where(vector.op("@@")(func.to_tsquery(config, f"'{term}'")))
+            )
+
+        words, how = match_terms(session, terms, matching, self.common_entries)
+        # Each word quoted so that none is read as an operator.
+        operator = " | " if how == "or" else " & "
+        tsquery = func.to_tsquery(config, operator.join(f"'{word}'" for word in words))
         rank = func.ts_rank_cd(
             literal_column(f"'{self.WEIGHTS}'::float4[]"), vector, tsquery, self.NORMALIZATION
         )
@@ -205,12 +272,14 @@ class PostgresKeywordIndex:
         return [(int(entry_id), float(score)) for entry_id, score in session.execute(statement)]
 
 
-def keyword_index_for(database: "Database") -> KeywordIndex:
+def keyword_index_for(
+    database: "Database", common_entries: int = DEFAULT_COMMON_ENTRIES
+) -> KeywordIndex:
     dialect = database.engine.dialect.name
     if dialect == "sqlite":
-        return SqliteKeywordIndex()
+        return SqliteKeywordIndex(common_entries)
     if dialect == "postgresql":
-        return PostgresKeywordIndex()
+        return PostgresKeywordIndex(common_entries)
     raise NotImplementedError(
         f"keyword search on {dialect} is not supported: use SQLite or PostgreSQL"
     )

@@ -51,17 +51,17 @@ def plain_text(markdown: str) -> str:
     return re.sub(r"\s+", " ", " ".join(parts)).strip()
 
 
-def _matches(word: str, terms: list[str]) -> bool:
-    word = word.lower()
-    for term in terms:
-        if word == term:
-            return True
-        # A light stand-in for stemming: "leaks" and "leaking" match "leak".
-        if len(term) >= 4 and len(word) >= 4:
-            stem = term[: max(4, len(term) - 2)]
-            if word.startswith(stem):
-                return True
-    return False
+class _TermMatcher:
+    """Whether a word is one of the query's terms, or shares its stem: a light stand-in
+    for stemming, so that "leaks" and "leaking" match "leak"."""
+
+    def __init__(self, terms: list[str]) -> None:
+        self.terms = frozenset(terms)
+        self.stems = tuple(term[: max(4, len(term) - 2)] for term in terms if len(term) >= 4)
+
+    def __call__(self, word: str) -> bool:
+        word = word.lower()
+        return word in self.terms or (len(word) >= 4 and word.startswith(self.stems))
 
 
 def make_snippet(text: str, query: str, words: int = SNIPPET_WORDS) -> Snippet:
@@ -69,7 +69,8 @@ def make_snippet(text: str, query: str, words: int = SNIPPET_WORDS) -> Snippet:
     tokens = list(_WORD.finditer(text))
     if not tokens:
         return Snippet(text[:240])
-    hits = [i for i, token in enumerate(tokens) if terms and _matches(token.group(), terms)]
+    matches = _TermMatcher(terms)
+    hits = [i for i, token in enumerate(tokens) if terms and matches(token.group())]
     start_token = 0
     if hits:
         start_token = max(0, _densest_window(tokens, hits, words) - 4)
