@@ -18,6 +18,9 @@ class SchemaOutdated(RuntimeError):
     """The database's schema is older (or newer) than this kb's: the message says what to do."""
 
 
+SQLITE_MMAP_BYTES = 1 << 30
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -28,7 +31,12 @@ class Database:
             # as long as one connection is not shared by two threads at once.
             connect_args["check_same_thread"] = False
             connect_args["timeout"] = 30
-        self.engine: Engine = create_engine(url, connect_args=connect_args)
+        # Every thread of the web app's pool may hold a connection at once. A connection
+        # closed for being over the pool's size would take its warm page cache with it.
+        pool_size = 50 if self.is_sqlite else 10
+        self.engine: Engine = create_engine(
+            url, connect_args=connect_args, pool_size=pool_size, max_overflow=pool_size
+        )
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
@@ -152,4 +160,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Read pages straight from the operating system's cache, which all connections and
+    # workers share, rather than copying them into each connection's own cache.
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cursor.close()

@@ -11,13 +11,11 @@ and only when every word is common does it match entries that have them all.
 """
 
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Select,
     column,
     func,
     inspect,
@@ -62,24 +60,23 @@ def query_terms(query: str) -> list[str]:
 
 
 def match_terms(
-    session: Session,
-    terms: list[str],
-    matching: Callable[[str], Select[int]],
-    common_entries: int,
+    session: Session, terms: list[str], matching: str, common_entries: int
 ) -> tuple[list[str], str]:
     """The words to match and how ("or", "and"): the uncommon ones, any of them; if
-    every word is common, all of them. `matching(term)` selects the entries a word
-    matches; each is counted only up to one past the limit, so common words stay cheap."""
-    counts = select(
-        *(
-            select(func.count())
-            .select_from(matching(term).limit(common_entries + 1).subquery())
-            .scalar_subquery()
-            for term in terms
-        )
+    every word is common, all of them.
+
+    `matching` selects the entries that match the word bound to `:term`; each word's
+    entries are counted only up to one past the limit, so common words stay cheap.
+    """
+    counts = ", ".join(
+        f"(SELECT count(*) FROM ({matching.replace(':term', f':term{number}')} LIMIT :cap) AS m)"
+        for number in range(len(terms))
     )
-    found = session.execute(counts).one()
-    uncommon = [term for term, count in zip(terms, found, strict=True) if count <= common_entries]
+    params = {f"term{number}": term for number, term in enumerate(terms)}
+    found = session.execute(text(f"SELECT {counts}"), {**params, "cap": common_entries + 1})
+    uncommon = [
+        term for term, count in zip(terms, found.one(), strict=True) if count <= common_entries
+    ]
     if uncommon:
         return uncommon, "or"
     return terms, "and"
@@ -170,11 +167,14 @@ class SqliteKeywordIndex:
         fts = table("entries_fts", column("rowid"))
         fts_name: ColumnElement[str] = literal_column("entries_fts")
 
-        def matching(term: str) -> Select[int]:
-            return select(literal(1)).select_from(fts).where(fts_name.op("MATCH")(f'"{term}"'))
-
-        words, how = match_terms(session, terms, matching, self.common_entries)
-        match = f" {how.upper()} ".join(f'"{word}"' for word in words)
+        quoted = [f'"{term}"' for term in terms]  # so that no word is read as an operator
+        words, how = match_terms(
+            session,
+            quoted,
+            "SELECT 1 FROM entries_fts WHERE entries_fts MATCH :term",
+            self.common_entries,
+        )
+        match = f" {how.upper()} ".join(words)
         rank = func.bm25(fts_name, self.TITLE_WEIGHT, self.BODY_WEIGHT, self.TAGS_WEIGHT)
         allowed = filter_condition(filters, "sqlite")
         # The best matches first, from the full-text table alone, and only then the
@@ -248,17 +248,16 @@ class PostgresKeywordIndex:
         vector: ColumnElement[str] = literal_column(f"entries.{self.COLUMN}", TSVECTOR)
         config = literal(self.CONFIG, REGCONFIG)
 
-        def matching(term: str) -> Select[int]:
-            return (
-                select(literal(1))
-                .select_from(Entry)
-                .where(vector.op("@@")(func.to_tsquery(config, f"'{term}'")))
-            )
-
-        words, how = match_terms(session, terms, matching, self.common_entries)
-        # Each word quoted so that none is read as an operator.
+        quoted = [f"'{term}'" for term in terms]  # so that no word is read as an operator
+        words, how = match_terms(
+            session,
+            quoted,
+            f"SELECT 1 FROM entries WHERE {self.COLUMN} @@ "
+            f"to_tsquery('{self.CONFIG}'::regconfig, :term)",
+            self.common_entries,
+        )
         operator = " | " if how == "or" else " & "
-        tsquery = func.to_tsquery(config, operator.join(f"'{word}'" for word in words))
+        tsquery = func.to_tsquery(config, operator.join(words))
         rank = func.ts_rank_cd(
             literal_column(f"'{self.WEIGHTS}'::float4[]"), vector, tsquery, self.NORMALIZATION
         )
