@@ -22,7 +22,7 @@ from indexer.vector_index import VectorIndex, entry_ids_of, read_meta
 from kb.database import Database
 from kb.models import Community, Entry, EntryKind, EntryStatus, IndexState
 from kb.settings import Settings
-from search.filters import SearchFilters, allowed_entry_ids
+from search.filters import SearchFilters, filter_condition
 from search.keyword import KeywordIndex, keyword_index_for
 from search.snippets import Snippet, make_snippet, plain_text
 
@@ -212,20 +212,8 @@ class SearchEngine:
         self.catch_up()
         filters = filters or SearchFilters()
         wanted = max(self.settings.search_candidates, offset + limit)
-        dense: list[tuple[int, float]] = []
-        keyword: list[tuple[int, float]] = []
-        # The keyword side waits on the database and the dense side on the model, both
-        # outside the GIL: side by side, a search takes about as long as the slower one.
-        keyword_future = (
-            self._keyword_executor.submit(self.keyword_search, text, filters, wanted)
-            if mode in (SearchMode.HYBRID, SearchMode.KEYWORD)
-            else None
-        )
-        if mode in (SearchMode.HYBRID, SearchMode.DENSE):
-            dense = self.dense_search(text, filters, wanted)
-        if keyword_future is not None:
-            keyword = keyword_future.result()
-        fused = self._boost_repertoire(self._fuse(dense, keyword, mode))
+        dense, keyword, statuses = self._candidates(text, filters, wanted, mode)
+        fused = self._boost_repertoire(self._fuse(dense, keyword, mode), statuses)
         page = fused[offset : offset + limit]
         dense_scores, keyword_scores = dict(dense), dict(keyword)
         hits = self._hydrate(text, page, dense_scores, keyword_scores)
@@ -249,43 +237,69 @@ class SearchEngine:
                 counters["tag"].update(tags)
         return {name: counter.most_common(12) for name, counter in counters.items()}
 
-    def keyword_search(
-        self, text: str, filters: SearchFilters, wanted: int
-    ) -> list[tuple[int, float]]:
-        with self.database.session() as session:
-            return self.keyword_index.search(session, text, filters, wanted)
+    def _candidates(
+        self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], dict[int, str]]:
+        """Up to `wanted` entries from each retriever that pass the filters, best first,
+        and the status of each (for the repertoire boost).
 
-    def dense_search(
-        self, text: str, filters: SearchFilters, wanted: int
-    ) -> list[tuple[int, float]]:
-        """Entries by their best passage's cosine similarity, best first."""
-        vector = self.query_vector(text)
-        k = wanted * 3 + 10
+        Both retrievers rank without the filters, which one query then applies to what
+        they found together; a retriever left with too few is asked for more.
+        """
+        depth = wanted
         while True:
-            with self._lock:
-                total = len(self.index)
-                scores, keys = self.index.search(vector, min(k, total))
-            best: dict[int, float] = {}
-            floor = self.settings.min_similarity
-            for score, entry_id in zip(
-                scores[0].tolist(), entry_ids_of(keys[0]).tolist(), strict=True
-            ):
-                if entry_id >= 0 and entry_id not in best and score >= floor:
-                    best[entry_id] = float(score)
-            if not filters.empty and best:
-                with self.database.session() as session:
-                    allowed = set(
-                        session.scalars(
-                            allowed_entry_ids(
-                                list(best), filters, self.database.engine.dialect.name
-                            )
+            # The keyword side waits on the database and the dense side on the model,
+            # both outside the GIL: side by side, a search takes as long as the slower.
+            keyword_future = (
+                self._keyword_executor.submit(self.keyword_candidates, text, 2 * depth)
+                if mode in (SearchMode.HYBRID, SearchMode.KEYWORD)
+                else None
+            )
+            dense, dense_all = (
+                self.dense_candidates(text, depth)
+                if mode in (SearchMode.HYBRID, SearchMode.DENSE)
+                else ([], True)
+            )
+            keyword, keyword_all = [], True
+            if keyword_future is not None:
+                keyword = keyword_future.result()
+                keyword_all = len(keyword) < 2 * depth
+            found = {entry_id for entry_id, _ in dense} | {entry_id for entry_id, _ in keyword}
+            with self.database.session() as session:
+                statuses: dict[int, str] = dict(
+                    session.execute(
+                        select(Entry.id, Entry.status).where(
+                            Entry.id.in_(found),
+                            filter_condition(filters, self.database.engine.dialect.name),
                         )
-                    )
-                best = {entry_id: s for entry_id, s in best.items() if entry_id in allowed}
-            exhausted = k >= total or (len(scores[0]) > 0 and scores[0][-1] < floor)
-            if len(best) >= wanted or exhausted:
-                return list(best.items())[:wanted]
-            k *= 4
+                    ).all()
+                )
+            dense = [(entry_id, s) for entry_id, s in dense if entry_id in statuses][:wanted]
+            keyword = [(entry_id, s) for entry_id, s in keyword if entry_id in statuses][:wanted]
+            if (len(dense) >= wanted or dense_all) and (len(keyword) >= wanted or keyword_all):
+                return dense, keyword, statuses
+            depth *= 4
+
+    def keyword_candidates(self, text: str, limit: int) -> list[tuple[int, float]]:
+        with self.database.session() as session:
+            return self.keyword_index.search(session, text, limit)
+
+    def dense_candidates(self, text: str, wanted: int) -> tuple[list[tuple[int, float]], bool]:
+        """Entries by their best passage's cosine similarity (at least KB_MIN_SIMILARITY),
+        best first, from the passages nearest to the query (enough for about `wanted`
+        entries); and whether that is every entry similar enough."""
+        vector = self.query_vector(text)
+        k = wanted * 3 + 10  # an entry may have several passages among the nearest
+        with self._lock:
+            total = len(self.index)
+            scores, keys = self.index.search(vector, min(k, total))
+        best: dict[int, float] = {}
+        floor = self.settings.min_similarity
+        for score, entry_id in zip(scores[0].tolist(), entry_ids_of(keys[0]).tolist(), strict=True):
+            if entry_id >= 0 and entry_id not in best and score >= floor:
+                best[entry_id] = float(score)
+        every = k >= total or (len(scores[0]) > 0 and scores[0][-1] < floor)
+        return list(best.items()), every
 
     def query_vector(self, text: str) -> np.ndarray:
         """The query's vector (1, dim): from the cache if the same text was asked lately."""
@@ -295,29 +309,16 @@ class SearchEngine:
             self.query_cache.put(text, vector)
         return vector
 
-    def _boost_repertoire(self, ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _boost_repertoire(
+        self, ranking: list[tuple[int, float]], statuses: dict[int, str]
+    ) -> list[tuple[int, float]]:
         """Standard and validated content first among equals (KB_*_BOOST multiply the score)."""
         boosts = {
-            EntryStatus.STANDARD: self.settings.standard_boost,
-            EntryStatus.VALIDATED: self.settings.validated_boost,
+            str(EntryStatus.STANDARD): self.settings.standard_boost,
+            str(EntryStatus.VALIDATED): self.settings.validated_boost,
         }
-        if not ranking or all(boost == 1.0 for boost in boosts.values()):
-            return ranking
-        with self.database.session() as session:
-            boosted = dict(
-                session.execute(
-                    select(Entry.id, Entry.status).where(
-                        Entry.id.in_([entry_id for entry_id, _ in ranking]),
-                        Entry.status.in_([str(status) for status in boosts]),
-                    )
-                ).all()
-            )
-        if not boosted:
-            return ranking
         rescored = [
-            (entry_id, score * boosts[EntryStatus(boosted[entry_id])])
-            if entry_id in boosted
-            else (entry_id, score)
+            (entry_id, score * boosts.get(statuses.get(entry_id, ""), 1.0))
             for entry_id, score in ranking
         ]
         return sorted(rescored, key=lambda item: item[1], reverse=True)

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 
 from kb.models import HIDDEN_STATUSES, Community, Entry
@@ -16,11 +16,6 @@ class SearchFilters:
     status: str | None = None
     # Drafts and archived entries are left out unless asked for (by status or this flag).
     include_hidden: bool = False
-
-    @property
-    def empty(self) -> bool:
-        """True when nothing is filtered out, so the database need not be asked."""
-        return not (self.kind or self.community or self.tag or self.status) and self.include_hidden
 
 
 def filter_condition(filters: SearchFilters, dialect: str) -> ColumnElement[bool]:
@@ -45,9 +40,3 @@ def has_tag(tag: str, dialect: str) -> ColumnElement[bool]:
         return Entry.tags.cast(JSONB).contains([tag])
     tags = func.json_each(Entry.tags).table_valued("value")
     return exists(select(1).select_from(tags).where(tags.c.value == tag))
-
-
-def allowed_entry_ids(
-    candidate_ids: list[int], filters: SearchFilters, dialect: str
-) -> Select[int]:
-    return select(Entry.id).where(Entry.id.in_(candidate_ids), filter_condition(filters, dialect))

@@ -14,23 +14,12 @@ import re
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    column,
-    func,
     inspect,
-    literal,
-    literal_column,
-    select,
-    table,
     text,
 )
-from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-
-from kb.models import Entry
-from search.filters import SearchFilters, filter_condition
 
 if TYPE_CHECKING:
     from kb.database import Database
@@ -95,10 +84,9 @@ class KeywordIndex(Protocol):
         """Install what is missing and re-read every entry (`kb doctor --fix`)."""
         ...
 
-    def search(
-        self, session: Session, query: str, filters: SearchFilters, limit: int
-    ) -> list[tuple[int, float]]:
-        """Entry ids with a score, best first (higher is better)."""
+    def search(self, session: Session, query: str, limit: int) -> list[tuple[int, float]]:
+        """The best `limit` matching entries (ids with a score, best first, higher is
+        better), drafts and archived ones included: the caller filters."""
         ...
 
 
@@ -157,16 +145,10 @@ class SqliteKeywordIndex:
     def __init__(self, common_entries: int = DEFAULT_COMMON_ENTRIES) -> None:
         self.common_entries = common_entries
 
-    def search(
-        self, session: Session, query: str, filters: SearchFilters, limit: int
-    ) -> list[tuple[int, float]]:
+    def search(self, session: Session, query: str, limit: int) -> list[tuple[int, float]]:
         terms = query_terms(query)
         if not terms:
             return []
-
-        fts = table("entries_fts", column("rowid"))
-        fts_name: ColumnElement[str] = literal_column("entries_fts")
-
         quoted = [f'"{term}"' for term in terms]  # so that no word is read as an operator
         words, how = match_terms(
             session,
@@ -174,30 +156,15 @@ class SqliteKeywordIndex:
             "SELECT 1 FROM entries_fts WHERE entries_fts MATCH :term",
             self.common_entries,
         )
-        match = f" {how.upper()} ".join(words)
-        rank = func.bm25(fts_name, self.TITLE_WEIGHT, self.BODY_WEIGHT, self.TAGS_WEIGHT)
-        allowed = filter_condition(filters, "sqlite")
-        # The best matches first, from the full-text table alone, and only then the
-        # filters, which need the entries table: joining it before ranking would look
-        # up every match there. Too few left after filtering: take more matches.
-        taken = limit * 2
-        while True:
-            best = (
-                select(fts.c.rowid.label("entry_id"), rank.label("score"))
-                .where(fts_name.op("MATCH")(match))
-                .order_by(rank)
-                .limit(taken)
-                .subquery()
-            )
-            rows = session.execute(
-                select(best.c.entry_id, best.c.score, allowed)
-                .join_from(best, Entry, Entry.id == best.c.entry_id)
-                .order_by(best.c.score)
-            ).all()
-            kept = [(int(entry_id), -float(score)) for entry_id, score, ok in rows if ok]
-            if len(kept) >= limit or len(rows) < taken:
-                return kept[:limit]
-            taken *= 4
+        rows = session.execute(
+            text(
+                "SELECT rowid, bm25(entries_fts, "
+                f"{self.TITLE_WEIGHT}, {self.BODY_WEIGHT}, {self.TAGS_WEIGHT}) AS score "
+                "FROM entries_fts WHERE entries_fts MATCH :match ORDER BY score LIMIT :limit"
+            ),
+            {"match": f" {how.upper()} ".join(words), "limit": limit},
+        )
+        return [(int(entry_id), -float(score)) for entry_id, score in rows]
 
 
 class PostgresKeywordIndex:
@@ -239,36 +206,28 @@ class PostgresKeywordIndex:
         self.install(connection)
         connection.exec_driver_sql(f"REINDEX INDEX {self.INDEX}")
 
-    def search(
-        self, session: Session, query: str, filters: SearchFilters, limit: int
-    ) -> list[tuple[int, float]]:
+    def search(self, session: Session, query: str, limit: int) -> list[tuple[int, float]]:
         terms = query_terms(query)
         if not terms:
             return []
-        vector: ColumnElement[str] = literal_column(f"entries.{self.COLUMN}", TSVECTOR)
-        config = literal(self.CONFIG, REGCONFIG)
-
         quoted = [f"'{term}'" for term in terms]  # so that no word is read as an operator
+        to_tsquery = f"to_tsquery('{self.CONFIG}'::regconfig, :term)"
         words, how = match_terms(
             session,
             quoted,
-            f"SELECT 1 FROM entries WHERE {self.COLUMN} @@ "
-            f"to_tsquery('{self.CONFIG}'::regconfig, :term)",
+            f"SELECT 1 FROM entries WHERE {self.COLUMN} @@ {to_tsquery}",
             self.common_entries,
         )
-        operator = " | " if how == "or" else " & "
-        tsquery = func.to_tsquery(config, operator.join(words))
-        rank = func.ts_rank_cd(
-            literal_column(f"'{self.WEIGHTS}'::float4[]"), vector, tsquery, self.NORMALIZATION
+        rows = session.execute(
+            text(
+                f"SELECT id, ts_rank_cd('{self.WEIGHTS}'::float4[], {self.COLUMN}, query, "
+                f"{self.NORMALIZATION}) AS score "
+                f"FROM entries, {to_tsquery.replace(':term', ':match')} AS query "
+                f"WHERE {self.COLUMN} @@ query ORDER BY score DESC, id LIMIT :limit"
+            ),
+            {"match": (" | " if how == "or" else " & ").join(words), "limit": limit},
         )
-        statement = (
-            select(Entry.id, rank)
-            .where(vector.op("@@")(tsquery))
-            .where(filter_condition(filters, "postgresql"))
-            .order_by(rank.desc(), Entry.id)
-            .limit(limit)
-        )
-        return [(int(entry_id), float(score)) for entry_id, score in session.execute(statement)]
+        return [(int(entry_id), float(score)) for entry_id, score in rows]
 
 
 def keyword_index_for(

@@ -1,9 +1,14 @@
 """Hybrid search on the demo corpus: codes, paraphrases, filters, snippets, bad queries."""
 
+from pathlib import Path
+
 import pytest
 
+from indexer.embedder import Embedder
+from kb.database import Database
 from search.engine import QueryError, SearchEngine, SearchMode
 from search.filters import SearchFilters
+from tests.conftest import make_settings
 
 
 def top(engine: SearchEngine, query: str, n: int = 3, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
@@ -45,6 +50,26 @@ def test_filters_restrict_every_retriever(demo_engine: SearchEngine) -> None:
     results = demo_engine.search("connection", SearchFilters(tag="vpn"), limit=20)
     assert results.hits and all("vpn" in h.tags for h in results.hits)
     assert not demo_engine.search("vpn", SearchFilters(community="no-such"), limit=5).hits
+
+
+@pytest.mark.parametrize("mode", [SearchMode.KEYWORD, SearchMode.DENSE])
+def test_a_retriever_whose_first_matches_are_filtered_out_is_asked_for_more(
+    demo_home: Path, embedder: Embedder, mode: SearchMode
+) -> None:
+    # With one candidate wanted, each retriever ranks only its first few matches before
+    # the filters apply: an entry far down the ranking must still be found.
+    settings = make_settings(demo_home, search_candidates=1)
+    database = Database.from_settings(settings)
+    try:
+        engine = SearchEngine.open(settings, database, embedder)
+        query = "machine stops and shows a fault"
+        ranking = engine.search(query, limit=100, mode=mode).hits
+        first_tags = {tag for hit in ranking[:15] for tag in hit.tags}
+        tag = next(tag for hit in ranking[15:] for tag in hit.tags if tag not in first_tags)
+        hits = engine.search(query, SearchFilters(tag=tag), limit=1, mode=mode).hits
+        assert len(hits) == 1 and tag in hits[0].tags
+    finally:
+        database.dispose()
 
 
 def test_pages_do_not_overlap(demo_engine: SearchEngine) -> None:
