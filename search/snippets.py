@@ -6,6 +6,7 @@ trusting the text.
 """
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,17 +52,15 @@ def plain_text(markdown: str) -> str:
     return re.sub(r"\s+", " ", " ".join(parts)).strip()
 
 
-class _TermMatcher:
-    """Whether a word is one of the query's terms, or shares its stem: a light stand-in
-    for stemming, so that "leaks" and "leaking" match "leak"."""
-
-    def __init__(self, terms: list[str]) -> None:
-        self.terms = frozenset(terms)
-        self.stems = tuple(term[: max(4, len(term) - 2)] for term in terms if len(term) >= 4)
-
-    def __call__(self, word: str) -> bool:
-        word = word.lower()
-        return word in self.terms or (len(word) >= 4 and word.startswith(self.stems))
+@lru_cache(maxsize=1024)
+def _term_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Words that are one of the terms, or share a term's stem: a light stand-in for
+    stemming, so that "leaks" and "leaking" match "leak"."""
+    stems = [term[: max(4, len(term) - 2)] for term in terms if len(term) >= 4]
+    choices = [rf"(?<!\w)(?:{'|'.join(map(re.escape, terms))})(?!\w)"] if terms else []
+    if stems:
+        choices.append(rf"(?<!\w)(?:{'|'.join(map(re.escape, stems))})\w*")
+    return re.compile("|".join(choices), re.IGNORECASE) if choices else None
 
 
 def make_snippet(text: str, query: str, words: int = SNIPPET_WORDS) -> Snippet:
@@ -69,8 +68,12 @@ def make_snippet(text: str, query: str, words: int = SNIPPET_WORDS) -> Snippet:
     tokens = list(_WORD.finditer(text))
     if not tokens:
         return Snippet(text[:240])
-    matches = _TermMatcher(terms)
-    hits = [i for i, token in enumerate(tokens) if terms and matches(token.group())]
+    pattern = _term_pattern(tuple(terms))
+    starts = [token.start() for token in tokens]
+    # Every match begins where a word does: its word's number is its place among them.
+    hits = (
+        [bisect_left(starts, found.start()) for found in pattern.finditer(text)] if pattern else []
+    )
     start_token = 0
     if hits:
         start_token = max(0, _densest_window(tokens, hits, words) - 4)
