@@ -112,6 +112,11 @@ class Server:
             time.sleep(0.2)
         self.startup_seconds = time.perf_counter() - started
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the server process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mib(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
@@ -169,7 +174,9 @@ def measure(
         for mode, (single, together_pool) in pools.items():
             alone = one_client(server.url, single, mode)
             cached = one_client(server.url, single, mode)
+            cpu_before = server.cpu_seconds()
             rate, together = concurrent_clients(server.url, together_pool, clients, mode)
+            cpu_per_request = (server.cpu_seconds() - cpu_before) / len(together_pool)
             results[mode] = {
                 "p50": statistics.median(alone) * 1000,
                 "p95": pct(alone, 95),
@@ -177,6 +184,7 @@ def measure(
                 "rate": rate,
                 "c_p50": statistics.median(together) * 1000,
                 "c_p99": pct(together, 99),
+                "c_cpu_ms": cpu_per_request * 1000,
             }
         results["process"] = {
             "startup": server.startup_seconds,
@@ -233,23 +241,20 @@ def main() -> None:
     titles = [e.title for e in synthetic.entries(8 * args.requests + 400, seed=123)]
     pool = list(dict.fromkeys(synthetic.real_queries() + titles))
     n = args.requests
-    # Hybrid waits on SQLite FTS5 (see BENCHMARKS.md): fewer requests keep the run short.
-    h = max(20, n // 5)
     pools = {
         "dense": [pool[:n], pool[n : 3 * n]],
-        "hybrid": [pool[3 * n : 3 * n + h], pool[3 * n + h : 3 * n + 3 * h]],
+        "hybrid": [pool[3 * n : 4 * n], pool[4 * n : 6 * n]],
     }
     results = {}
     for label, target, env in (("flat", flat_home, flat_env), ("ivf", home, ivf_env)):
         results[label] = measure(target, env, pools, args.clients)
         print(label, results[label])
-    demo_rss = None
+    demo_result = None
     if not args.skip_demo:
         demo = scratch / "demo-home"
         if not (demo / "kb.db").exists():
             kb(demo, "import", str(REPO / "corpus"))
         demo_result = measure(demo, {}, pools, args.clients)
-        demo_rss = demo_result["process"]["peak_rss"]
         print("demo", demo_result)
 
     print()
@@ -267,6 +272,7 @@ def main() -> None:
             (f"{args.clients} clients, requests/s", "rate", ""),
             (f"{args.clients} clients, p50", "c_p50", "ms"),
             (f"{args.clients} clients, p99", "c_p99", "ms"),
+            (f"{args.clients} clients, server CPU per request", "c_cpu_ms", "ms"),
         ):
             print(
                 f"| {mode}: {name} | {ivf[key]:.1f} {unit} | {flat[key]:.1f} {unit} "
@@ -285,8 +291,15 @@ def main() -> None:
         f"| `kb reindex` from stored vectors | {timings['ivf']:.1f} s "
         f"| {timings['flat']:.1f} s | {timings['ivf'] / timings['flat']:.3f} |"
     )
-    if demo_rss:
-        print(f"demo corpus `kb serve` peak RSS: {demo_rss:.0f} MiB")
+    if demo_result:
+        print(f"demo corpus `kb serve` peak RSS: {demo_result['process']['peak_rss']:.0f} MiB")
+        for mode in ("dense", "hybrid"):
+            demo = demo_result[mode]
+            print(
+                f"demo corpus, {mode}: one client p50 {demo['p50']:.1f} ms; {args.clients} "
+                f"clients {demo['rate']:.1f} requests/s, p99 {demo['c_p99']:.1f} ms, "
+                f"server CPU {demo['c_cpu_ms']:.1f} ms per request"
+            )
     print(f"load after: {os.getloadavg()}")
 
 

@@ -18,9 +18,6 @@ class SchemaOutdated(RuntimeError):
     """The database's schema is older (or newer) than this kb's: the message says what to do."""
 
 
-SQLITE_MMAP_BYTES = 1 << 30
-
-
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -160,7 +157,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # Read pages straight from the operating system's cache, which all connections and
-    # workers share, rather than copying them into each connection's own cache.
-    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cursor.close()

@@ -4,6 +4,7 @@ The dense side finds paraphrases; the keyword side finds exact error codes and
 part numbers that the model blurs. An entry scores by its best passage.
 """
 
+import os
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -27,6 +28,7 @@ from search.keyword import KeywordIndex, keyword_index_for
 from search.snippets import Snippet, make_snippet, plain_text
 
 CATCH_UP_SECONDS = 1.0
+CORES = os.cpu_count() or 1
 
 
 class QueryError(ValueError):
@@ -117,6 +119,7 @@ class SearchEngine:
         self._checked_generation_at = 0.0
         self.query_cache = QueryCache(settings.query_cache_size)
         self._keyword_executor = ThreadPoolExecutor(thread_name_prefix="keyword-search")
+        self._searching = InFlight()
 
     @classmethod
     def open(cls, settings: Settings, database: Database, embedder: Embedder) -> "SearchEngine":
@@ -212,7 +215,8 @@ class SearchEngine:
         self.catch_up()
         filters = filters or SearchFilters()
         wanted = max(self.settings.search_candidates, offset + limit)
-        dense, keyword, statuses = self._candidates(text, filters, wanted, mode)
+        with self._searching:
+            dense, keyword, statuses = self._candidates(text, filters, wanted, mode)
         fused = self._boost_repertoire(self._fuse(dense, keyword, mode), statuses)
         page = fused[offset : offset + limit]
         dense_scores, keyword_scores = dict(dense), dict(keyword)
@@ -249,10 +253,12 @@ class SearchEngine:
         depth = wanted
         while True:
             # The keyword side waits on the database and the dense side on the model,
-            # both outside the GIL: side by side, a search takes as long as the slower.
+            # both outside the GIL: side by side, a search takes as long as the slower,
+            # when a core is free for it. On a busy server other searches use the cores
+            # and handing work between threads only costs.
             keyword_future = (
                 self._keyword_executor.submit(self.keyword_candidates, text, 2 * depth)
-                if mode in (SearchMode.HYBRID, SearchMode.KEYWORD)
+                if mode == SearchMode.HYBRID and self._searching.count <= CORES // 2
                 else None
             )
             dense, dense_all = (
@@ -261,8 +267,12 @@ class SearchEngine:
                 else ([], True)
             )
             keyword, keyword_all = [], True
-            if keyword_future is not None:
-                keyword = keyword_future.result()
+            if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
+                keyword = (
+                    keyword_future.result()
+                    if keyword_future is not None
+                    else self.keyword_candidates(text, 2 * depth)
+                )
                 keyword_all = len(keyword) < 2 * depth
             found = {entry_id for entry_id, _ in dense} | {entry_id for entry_id, _ in keyword}
             with self.database.session() as session:
@@ -397,6 +407,22 @@ class SearchEngine:
                 )
             )
         return hits
+
+
+class InFlight:
+    """Counts the threads inside a `with` block."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self.count -= 1
 
 
 class QueryCache:
