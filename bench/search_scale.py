@@ -112,14 +112,33 @@ class Server:
             time.sleep(0.2)
         self.startup_seconds = time.perf_counter() - started
 
+    def processes(self) -> list[int]:
+        """The server's process and its workers' (with KB_WORKERS above 1)."""
+        found = [self.process.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == self.process.pid:
+                found.append(int(stat.parent.name))
+        return found
+
     def cpu_seconds(self) -> float:
-        """User and system CPU time the server process has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User and system CPU time the server's processes have used so far."""
+        total = 0
+        for pid in self.processes():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mib(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+        """Peak resident memory (VmHWM) of the server's processes, added up."""
+        total = 0
+        for pid in self.processes():
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+        return total / 1024
 
     def stop(self) -> None:
         self.process.terminate()
@@ -201,6 +220,7 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=5_000, help="entries embedded for real")
     parser.add_argument("--requests", type=int, default=300, help="per measurement")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="KB_WORKERS of each kb serve")
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/kb-bench"))
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument(
@@ -246,18 +266,20 @@ def main() -> None:
         "hybrid": [pool[3 * n : 4 * n], pool[4 * n : 6 * n]],
     }
     results = {}
+    serve_env = {"KB_WORKERS": str(args.workers)}
     for label, target, env in (("flat", flat_home, flat_env), ("ivf", home, ivf_env)):
-        results[label] = measure(target, env, pools, args.clients)
+        results[label] = measure(target, {**env, **serve_env}, pools, args.clients)
         print(label, results[label])
     demo_result = None
     if not args.skip_demo:
         demo = scratch / "demo-home"
         if not (demo / "kb.db").exists():
             kb(demo, "import", str(REPO / "corpus"))
-        demo_result = measure(demo, {}, pools, args.clients)
+        demo_result = measure(demo, serve_env, pools, args.clients)
         print("demo", demo_result)
 
     print()
+    print(f"kb serve with {args.workers} worker process(es), {args.clients} clients")
     print(
         f"| measure ({args.size:,} entries, GET /api/search) | IVF (kb) "
         "| exact flat (baseline) | ratio |"

@@ -4,13 +4,15 @@ On PostgreSQL (KB_TEST_DATABASE_URL) the two servers have separate KB_HOME folde
 nothing but the database is shared; on SQLite they share the database file.
 """
 
+import socket
 import time
 from pathlib import Path
 
 import httpx
+import uvicorn
 from click.testing import CliRunner
 
-from kb.cli import main
+from kb.cli import listening_socket, main
 from kb.settings import Settings
 from tests.conftest import TEST_DATABASE_URL, kb_env
 from tests.web_helpers import running_server
@@ -72,3 +74,18 @@ def test_an_entry_captured_through_one_server_is_found_through_another(
         seconds = time.monotonic() - started
         assert found, f"not found through the second server within {FOUND_WITHIN_SECONDS} s"
         print(f"found through the other server after {seconds:.2f} s")
+
+
+def test_several_workers_accept_connections_without_nagles_delay() -> None:
+    # Without TCP_NODELAY each keep-alive response on a several-worker server waited
+    # about 40 ms for the client's delayed ACK (uvicorn issue 3149).
+    config = uvicorn.Config("web.app:create_app", factory=True, workers=2, port=0)
+    listener = listening_socket(config)
+    try:
+        listener.listen()
+        with socket.create_connection(listener.getsockname()):
+            accepted, _address = listener.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        listener.close()
