@@ -80,7 +80,7 @@ def store_vectors(settings: Settings, base: int, scratch: Path) -> dict[str, flo
                 embedded_hash=Entry.content_hash, embedding_model=embedder.model_id
             )
         )
-        bump_generation(session, embedder.model_id)
+        bump_generation(session, embedder.model_id, [])  # all changed: a server rebuilds
         session.commit()
     database.dispose()
     return {

@@ -18,11 +18,13 @@ from indexer.embedder import Embedder
 from indexer.passages import PassageSplitter
 from indexer.vector_index import IndexParams, VectorIndex, passage_key, read_meta
 from kb.database import Database
-from kb.models import Entry, IndexState, Passage
+from kb.models import Entry, IndexChange, IndexState, Passage
 from kb.settings import Settings
 
 ENTRIES_PER_BATCH = 1024
 VECTORS_PER_READ = 20_000
+# Generations the change log keeps: a server further behind rebuilds its whole index.
+CHANGES_KEPT = 10_000
 
 
 @dataclass
@@ -81,17 +83,54 @@ def embed_and_store(
         entry.embedded_hash = entry.content_hash
         entry.embedding_model = embedder.model_id
     session.execute(insert(Passage), rows)
-    bump_generation(session, embedder.model_id)
+    bump_generation(session, embedder.model_id, entry_ids)
     return results
 
 
-def bump_generation(session: Session, model_id: str) -> int:
+def bump_generation(session: Session, model_id: str, entry_ids: Iterable[int]) -> int:
+    """A new index generation, at which the vectors of these entries changed (caller commits)."""
     session.execute(
         update(IndexState)
         .where(IndexState.id == 1)
         .values(generation=IndexState.generation + 1, model=model_id)
     )
-    return session.scalar(select(IndexState.generation).where(IndexState.id == 1)) or 0
+    generation = session.scalar(select(IndexState.generation).where(IndexState.id == 1)) or 0
+    changes = [{"generation": generation, "entry_id": entry_id} for entry_id in set(entry_ids)]
+    if changes:
+        session.execute(insert(IndexChange), changes)
+    session.execute(delete(IndexChange).where(IndexChange.generation <= generation - CHANGES_KEPT))
+    return generation
+
+
+def changed_since(session: Session, generation: int, current: int) -> list[int] | None:
+    """The entries whose vectors changed after `generation`, up to `current`; None when
+    the change log no longer covers every generation in between."""
+    rows = session.execute(
+        select(IndexChange.generation, IndexChange.entry_id).where(
+            IndexChange.generation > generation, IndexChange.generation <= current
+        )
+    ).all()
+    if len({row.generation for row in rows}) != current - generation:
+        return None
+    return sorted({row.entry_id for row in rows})
+
+
+def stored_vectors_of(
+    session: Session, model_id: str, dim: int, entry_ids: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The index keys and stored vectors of these entries' passages (from this model)."""
+    keys: list[np.ndarray] = []
+    vectors: list[np.ndarray] = []
+    for batch in _batches(entry_ids, ENTRIES_PER_BATCH):
+        statement = _stored_vectors(model_id).where(Passage.entry_id.in_(batch))
+        rows = session.execute(statement).all()
+        keys.append(np.fromiter((passage_key(row[0], row[1]) for row in rows), dtype=np.int64))
+        vectors.append(
+            np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32).reshape(-1, dim)
+        )
+    if not keys:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
+    return np.concatenate(keys), np.concatenate(vectors)
 
 
 def stale_entry_ids(session: Session, model_id: str, full: bool) -> list[int]:

@@ -23,7 +23,7 @@ def remove_entries(database: Database, external_ids: list[str]) -> list[str]:
         ids = [row.id for row in found]
         session.execute(delete(Entry).where(Entry.id.in_(ids)))
         model = session.scalar(select(IndexState.model)) or ""
-        bump_generation(session, model)
+        bump_generation(session, model, ids)
         for row in found:
             if row.solves_id is not None and row.solves_id not in ids:
                 refresh_problem_status(session, row.solves_id)

@@ -160,6 +160,17 @@ class IndexState(Base):
     model: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
+class IndexChange(Base):
+    """Which entries' stored vectors changed at which index generation: a server catches
+    up on those entries alone instead of rebuilding its whole index."""
+
+    __tablename__ = "index_changes"
+
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # No foreign key: the log also records entries that were deleted.
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class ApiToken(Base):
     """A bearer token for scripts; only its sha256 is stored."""
 

@@ -18,7 +18,14 @@ from sqlalchemy import select
 
 from indexer.embedder import Embedder
 from indexer.passages import PassageSplitter
-from indexer.pipeline import build_index, embed_and_store, index_params, reindex
+from indexer.pipeline import (
+    build_index,
+    changed_since,
+    embed_and_store,
+    index_params,
+    reindex,
+    stored_vectors_of,
+)
 from indexer.vector_index import VectorIndex, entry_ids_of, read_meta
 from kb.database import Database
 from kb.models import Community, Entry, EntryKind, EntryStatus, IndexState
@@ -28,6 +35,8 @@ from search.keyword import KeywordIndex, keyword_index_for
 from search.snippets import Snippet, make_snippet, plain_text
 
 CATCH_UP_SECONDS = 1.0
+# More entries changed than this since the live index was built: rebuild it instead.
+MAX_CHANGES_APPLIED = 5_000
 CORES = os.cpu_count() or 1
 
 
@@ -150,12 +159,14 @@ class SearchEngine:
             entries = list(session.scalars(select(Entry).where(Entry.id.in_(entry_ids))))
             embedded = embed_and_store(session, entries, self.embedder, self.splitter)
             session.commit()
-            generation = session.scalar(select(IndexState.generation))
+            generation = session.scalar(select(IndexState.generation)) or 0
         with self._lock:
             self.index.remove_entries(entry_ids)
             for item in embedded:
                 self.index.add(item.keys, item.vectors)
-            self.index.generation = generation or self.index.generation
+            # Only if nothing else changed meanwhile: other changes are for catch_up.
+            if generation == self.index.generation + 1:
+                self.index.generation = generation
 
     def catch_up(self) -> None:
         """Pick up vectors another process stored (`kb import`, `kb reindex`, another worker).
@@ -169,12 +180,14 @@ class SearchEngine:
         self._checked_generation_at = now
         if self.database.index_generation() == self.index.generation:
             return
-        # Built aside while searches go on with the current index, then swapped in.
-        # Entries indexed meanwhile have a newer generation: the next check picks them up.
         with self._rebuild_lock:
             generation = self.database.index_generation()
             if generation == self.index.generation:
                 return
+            if self._apply_changes(generation):
+                return
+            # Built aside while searches go on with the current index, then swapped in.
+            # Entries indexed meanwhile have a newer generation: the next check picks them up.
             meta = read_meta(self.settings.index_dir)
             index: VectorIndex | None = None
             if meta and meta.generation == generation and meta.model_id == self.embedder.model_id:
@@ -195,6 +208,23 @@ class SearchEngine:
                 )
             with self._lock:
                 self.index = index
+
+    def _apply_changes(self, generation: int) -> bool:
+        """Bring the live index to `generation` by re-reading only the entries whose
+        vectors changed since its own; False when the change log cannot tell which
+        (it keeps the last CHANGES_KEPT generations) or when they are too many."""
+        with self.database.session() as session:
+            changed = changed_since(session, self.index.generation, generation)
+            if changed is None or len(changed) > MAX_CHANGES_APPLIED:
+                return False
+            keys, vectors = stored_vectors_of(
+                session, self.embedder.model_id, self.embedder.dim, changed
+            )
+        with self._lock:
+            self.index.remove_entries(changed)
+            self.index.add(keys, vectors)
+            self.index.generation = generation
+        return True
 
     def forget_entries(self, entry_ids: list[int]) -> None:
         with self._lock:

@@ -4,13 +4,13 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from indexer.embedder import Embedder
 from indexer.vector_index import META_FILE, IndexModelMismatch, VectorIndex, read_meta
 from kb.database import Database
 from kb.entries import remove_entries
-from kb.models import Entry
+from kb.models import Entry, IndexChange
 from kb.settings import Settings
 from search.engine import SearchEngine, SearchMode
 from tests.conftest import import_path, index
@@ -120,6 +120,43 @@ def test_a_running_engine_picks_up_what_another_process_indexed(
     import_path(database, write(tmp_path / "b.jsonl", [new]), settings)
     index(database, settings, embedder)
     assert ids(engine, "paint booth ceiling filter", SearchMode.DENSE)[0] == "E5"
+
+
+def test_a_running_engine_catches_up_on_the_changed_entries_alone(
+    database: Database, settings: Settings, embedder: Embedder, tmp_path: Path, monkeypatch
+) -> None:
+    import search.engine
+
+    monkeypatch.setattr(search.engine, "CATCH_UP_SECONDS", 0.0)
+    import_path(database, write(tmp_path / "a.jsonl", RECORDS), settings)
+    index(database, settings, embedder)
+    first = SearchEngine.open(settings, database, embedder)  # two worker processes
+    second = SearchEngine.open(settings, database, embedder)
+    live = first.index
+
+    def add_through_second(record: dict) -> None:
+        import_path(database, write(tmp_path / f"{record['id']}.jsonl", [record]), settings)
+        with database.session() as session:
+            entry_id = session.scalar(select(Entry.id).where(Entry.external_id == record["id"]))
+        assert entry_id is not None
+        second.index_entries([entry_id])
+
+    add_through_second(entry("E6", "Glue gun nozzle", "Soak the nozzle in warm water."))
+    assert ids(first, "glue gun nozzle soak", SearchMode.DENSE)[0] == "E6"
+    assert remove_entries(database, ["E1"]) == ["E1"]
+    assert "E1" not in ids(first, "forklift battery", SearchMode.DENSE)
+    # Both changes were applied to the index in use, not by rebuilding it.
+    assert first.index is live and len(live) == 3
+
+    # When the change log no longer covers the gap, the engine rebuilds its index.
+    add_through_second(entry("E7", "Ladder inspection", "Check the ladder feet monthly."))
+    with database.session() as session:
+        session.execute(delete(IndexChange))
+        session.commit()
+    add_through_second(entry("E8", "Kettle scale", "Descale the kettle with citric acid."))
+    assert ids(first, "ladder feet inspection", SearchMode.DENSE)[0] == "E7"
+    assert ids(first, "kettle descale citric", SearchMode.DENSE)[0] == "E8"
+    assert first.index is not live and len(first.index) == 5
 
 
 def test_an_index_built_by_another_model_is_refused(
