@@ -23,8 +23,9 @@ from kb.settings import Settings
 
 ENTRIES_PER_BATCH = 1024
 VECTORS_PER_READ = 20_000
-# Generations the change log keeps: a server further behind rebuilds its whole index.
-CHANGES_KEPT = 10_000
+# Generations the change log keeps (a batch of `kb reindex` is one, a web edit another):
+# a server further behind, which catches up every second, rebuilds its whole index.
+CHANGES_KEPT = 1_000
 
 
 @dataclass

@@ -125,7 +125,7 @@ class SearchEngine:
         )
         self._lock = threading.RLock()
         self._rebuild_lock = threading.Lock()
-        self._checked_generation_at = 0.0
+        self._checked_generation_at = float("-inf")
         self.query_cache = QueryCache(settings.query_cache_size)
         self._keyword_executor = ThreadPoolExecutor(thread_name_prefix="keyword-search")
         self._searching = InFlight()
@@ -146,10 +146,10 @@ class SearchEngine:
             index = VectorIndex.load(
                 settings.index_dir, embedder.model_id, settings.ivf_nprobe, settings.index_mmap
             )
-        elif index.generation != database.index_generation():
-            index = build_index(database, embedder.dim, embedder.model_id, params, index)
         assert index is not None
-        return cls(settings, database, embedder, index)
+        engine = cls(settings, database, embedder, index)
+        engine.catch_up()  # the saved index may be behind the database
+        return engine
 
     # -- keeping the live index current ---------------------------------------------
 
