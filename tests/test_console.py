@@ -254,6 +254,15 @@ def test_only_tutors_leaders_managers_and_admins_open_the_console(
         assert response.text.count('<svg class="chart"') == 3
 
 
+def test_the_console_shows_the_index_it_searches(console_app: object) -> None:
+    engine = console_app.state.engine  # type: ignore[attr-defined]
+    page = SignedIn(console_app, "peter.lindqvist").client.get("/console").text
+    index = page[page.index('id="index"') :]
+    assert f"{len(engine.index):,} (flat, exact)" in index
+    assert engine.index.model_id in index and "— current" in index
+    assert "vectors-" in index and "MiB, built" in index
+
+
 def test_a_gap_is_assigned_reaches_the_inbox_and_closes_when_answered(
     console_app: object,
 ) -> None:

@@ -13,6 +13,9 @@ from kb.contributions import InvalidContribution, NotAllowed
 from kb.health import HealthReport, community_health
 from kb.models import Community, Person, utcnow
 from kb.search_log import failed_searches, prune
+from kb.settings import Settings
+from kb.status import collect_status
+from search.engine import SearchEngine
 from search.gaps import (
     GapCluster,
     GapItem,
@@ -95,8 +98,28 @@ def console_page(
         "people": list(session.scalars(select(Person).order_by(Person.name))),
         "community": community,
         "weeks": weeks,
+        "index": index_report(engine, settings),
     }
     return templates.TemplateResponse(request, "console.html", context)
+
+
+def index_report(engine: SearchEngine, settings: Settings) -> dict[str, object]:
+    """The index this server searches, and the saved one `kb status` describes."""
+    live = engine.index
+    saved = collect_status(settings, engine.database)
+    return {
+        "vectors": len(live),
+        "type": live.index_type,
+        "cells": f"{live.nprobe} of {live.nlist} cells searched" if live.is_ivf else "exact",
+        "model": live.model_id,
+        "generation": live.generation,
+        "db_generation": saved["db_generation"],
+        "path": saved["index_path"],
+        "bytes": saved["index_bytes"],
+        "built_at": saved["index_built_at"],
+        "entries_to_embed": saved["entries_to_embed"],
+        "cache": f"{engine.query_cache.hits} hits, {engine.query_cache.misses} misses",
+    }
 
 
 @router.post("/console/gaps")
