@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from indexer.embedder import Embedder
 from indexer.passages import PassageSplitter
@@ -305,14 +305,14 @@ class SearchEngine:
                 )
                 keyword_all = len(keyword) < 2 * depth
             found = {entry_id for entry_id, _ in dense} | {entry_id for entry_id, _ in keyword}
+            # The ids bound as one list, not as hundreds of literals for SQLAlchemy to coerce.
+            allowed = select(Entry.id, Entry.status).where(
+                Entry.id.in_(bindparam("found", expanding=True)),
+                filter_condition(filters, self.database.engine.dialect.name),
+            )
             with self.database.session() as session:
                 statuses: dict[int, str] = dict(
-                    session.execute(
-                        select(Entry.id, Entry.status).where(
-                            Entry.id.in_(found),
-                            filter_condition(filters, self.database.engine.dialect.name),
-                        )
-                    ).all()
+                    session.execute(allowed, {"found": list(found)}).all()
                 )
             dense = [(entry_id, s) for entry_id, s in dense if entry_id in statuses][:wanted]
             keyword = [(entry_id, s) for entry_id, s in keyword if entry_id in statuses][:wanted]
