@@ -15,6 +15,7 @@ from enum import StrEnum
 
 import numpy as np
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased
 
 from indexer.embedder import Embedder
 from indexer.passages import PassageSplitter
@@ -28,13 +29,41 @@ from indexer.pipeline import (
 )
 from indexer.vector_index import VectorIndex, entry_ids_of, read_meta
 from kb.database import Database
-from kb.models import Community, Entry, EntryKind, EntryStatus, IndexState
+from kb.models import Community, Entry, EntryKind, EntryStatus, IndexState, Person
 from kb.settings import Settings
 from search.filters import SearchFilters, filter_condition
 from search.keyword import KeywordIndex, keyword_index_for
 from search.snippets import Snippet, make_snippet, plain_text
 
 CATCH_UP_SECONDS = 1.0
+# A results page as plain rows, not ORM objects; the statements are made once, as
+# building them (the aliases above all) costs more than running them.
+_solved, _solver, _solution = aliased(Entry), aliased(Person), aliased(Entry)
+PAGE_ROWS = (
+    select(
+        Entry.id,
+        Entry.external_id,
+        Entry.kind,
+        Entry.title,
+        Entry.body,
+        Entry.status,
+        Entry.tags,
+        Entry.created_at,
+        Community.slug.label("community"),
+        Person.handle.label("author"),
+        _solved.external_id.label("solves"),
+    )
+    .join(Community, Community.id == Entry.community_id)
+    .join(Person, Person.id == Entry.author_id)
+    .outerjoin(_solved, _solved.id == Entry.solves_id)
+    .where(Entry.id.in_(bindparam("ids", expanding=True)))
+)
+ACCEPTED_SOLUTIONS = (
+    select(_solution.solves_id, _solution.external_id, _solution.title, _solver.handle)
+    .join(_solver, _solver.id == _solution.author_id)
+    .where(_solution.solves_id.in_(bindparam("ids", expanding=True)), _solution.accepted)
+    .order_by(_solution.id)
+)
 # More entries changed than this since the live index was built: rebuild it instead.
 MAX_CHANGES_APPLIED = 5_000
 CORES = os.cpu_count() or 1
@@ -394,46 +423,36 @@ class SearchEngine:
             return []
         ids = [entry_id for entry_id, _ in page]
         with self.database.session() as session:
-            entries = {e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(ids)))}
+            rows = {row.id: row for row in session.execute(PAGE_ROWS, {"ids": ids})}
             accepted: dict[int, AcceptedSolution] = {}
-            for solution in session.scalars(
-                select(Entry).where(Entry.solves_id.in_(ids), Entry.accepted.is_(True))
-            ):
-                assert solution.solves_id is not None
+            for solution in session.execute(ACCEPTED_SOLUTIONS, {"ids": ids}):
                 accepted.setdefault(
                     solution.solves_id,
-                    AcceptedSolution(solution.external_id, solution.title, solution.author.handle),
+                    AcceptedSolution(solution.external_id, solution.title, solution.handle),
                 )
-            solves_ids = {e.solves_id for e in entries.values() if e.solves_id}
-            solved_external: dict[int, str] = {
-                row.id: row.external_id
-                for row in session.execute(
-                    select(Entry.id, Entry.external_id).where(Entry.id.in_(solves_ids))
-                )
-            }
         hits: list[SearchHit] = []
         for entry_id, score in page:
-            entry = entries.get(entry_id)
-            if entry is None:  # removed since the index was built
+            row = rows.get(entry_id)
+            if row is None:  # removed since the index was built
                 continue
             hits.append(
                 SearchHit(
-                    id=entry.external_id,
-                    kind=entry.kind,
-                    title=entry.title,
-                    status=entry.status,
-                    community=entry.community.slug,
-                    author=entry.author.handle,
-                    tags=list(entry.tags),
-                    created_at=entry.created_at,
+                    id=row.external_id,
+                    kind=row.kind,
+                    title=row.title,
+                    status=row.status,
+                    community=row.community,
+                    author=row.author,
+                    tags=list(row.tags),
+                    created_at=row.created_at,
                     score=round(score, 6),
                     dense_score=_rounded(dense_scores.get(entry_id)),
                     keyword_score=_rounded(keyword_scores.get(entry_id)),
-                    snippet=make_snippet(plain_text(entry.body), query),
+                    snippet=make_snippet(plain_text(row.body), query),
                     accepted_solution=accepted.get(entry_id)
-                    if entry.kind == EntryKind.PROBLEM
+                    if row.kind == EntryKind.PROBLEM
                     else None,
-                    solves=solved_external.get(entry.solves_id) if entry.solves_id else None,
+                    solves=row.solves,
                 )
             )
         return hits
