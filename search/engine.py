@@ -31,7 +31,7 @@ from indexer.vector_index import VectorIndex, entry_ids_of, read_meta
 from kb.database import Database
 from kb.models import Community, Entry, EntryKind, EntryStatus, IndexState, Person
 from kb.settings import Settings
-from search.filters import SearchFilters, filter_condition
+from search.filters import SearchFilters, allowed_statuses
 from search.keyword import KeywordIndex, keyword_index_for
 from search.snippets import Snippet, make_snippet, plain_text
 
@@ -334,11 +334,7 @@ class SearchEngine:
                 )
                 keyword_all = len(keyword) < 2 * depth
             found = {entry_id for entry_id, _ in dense} | {entry_id for entry_id, _ in keyword}
-            # The ids bound as one list, not as hundreds of literals for SQLAlchemy to coerce.
-            allowed = select(Entry.id, Entry.status).where(
-                Entry.id.in_(bindparam("found", expanding=True)),
-                filter_condition(filters, self.database.engine.dialect.name),
-            )
+            allowed = allowed_statuses(filters, self.database.engine.dialect.name)
             with self.database.session() as session:
                 statuses: dict[int, str] = dict(
                     session.execute(allowed, {"found": list(found)}).all()

@@ -1,8 +1,9 @@
 """Search filters, turned into SQL conditions on the entries table."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 
 from kb.models import HIDDEN_STATUSES, Community, Entry
@@ -40,3 +41,12 @@ def has_tag(tag: str, dialect: str) -> ColumnElement[bool]:
         return Entry.tags.cast(JSONB).contains([tag])
     tags = func.json_each(Entry.tags).table_valued("value")
     return exists(select(1).select_from(tags).where(tags.c.value == tag))
+
+
+@lru_cache(maxsize=256)
+def allowed_statuses(filters: SearchFilters, dialect: str) -> Select[int, str]:
+    """The id and status of each entry bound to `found` that passes the filters; made once
+    per set of filters, as building a statement costs more than running it."""
+    return select(Entry.id, Entry.status).where(
+        Entry.id.in_(bindparam("found", expanding=True)), filter_condition(filters, dialect)
+    )

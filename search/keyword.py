@@ -11,10 +11,12 @@ and only when every word is common does it match entries that have them all.
 """
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import (
     Connection,
+    TextClause,
     inspect,
     text,
 )
@@ -57,18 +59,23 @@ def match_terms(
     `matching` selects the entries that match the word bound to `:term`; each word's
     entries are counted only up to one past the limit, so common words stay cheap.
     """
-    counts = ", ".join(
-        f"(SELECT count(*) FROM ({matching.replace(':term', f':term{number}')} LIMIT :cap) AS m)"
-        for number in range(len(terms))
-    )
     params = {f"term{number}": term for number, term in enumerate(terms)}
-    found = session.execute(text(f"SELECT {counts}"), {**params, "cap": common_entries + 1})
+    found = session.execute(_counting(matching, len(terms)), {**params, "cap": common_entries + 1})
     uncommon = [
         term for term, count in zip(terms, found.one(), strict=True) if count <= common_entries
     ]
     if uncommon:
         return uncommon, "or"
     return terms, "and"
+
+
+@lru_cache(maxsize=MAX_QUERY_TERMS * 2)
+def _counting(matching: str, terms: int) -> TextClause:
+    counts = ", ".join(
+        f"(SELECT count(*) FROM ({matching.replace(':term', f':term{number}')} LIMIT :cap) AS m)"
+        for number in range(terms)
+    )
+    return text(f"SELECT {counts}")
 
 
 class KeywordIndex(Protocol):
