@@ -180,6 +180,10 @@ class SearchEngine:
         engine.catch_up()  # the saved index may be behind the database
         return engine
 
+    def close(self) -> None:
+        """Stop the keyword-search thread (searches still running finish first)."""
+        self._keyword_executor.shutdown()
+
     # -- keeping the live index current ---------------------------------------------
 
     def index_entries(self, entry_ids: list[int]) -> None:

@@ -1,5 +1,7 @@
 """The FastAPI app factory. Everything the app needs hangs off app.state."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import fastapi_offline
@@ -47,7 +49,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     embedder = embedder_for(settings)
     engine = SearchEngine.open(settings, database, embedder)
 
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.close()
+        database.dispose()  # closes pooled connections rather than leaving them to the GC
+
     app = FastAPI(
+        lifespan=lifespan,
         title="kb",
         summary="Search what your organisation already knows, before you ask.",
         version="0.1.0",
