@@ -16,6 +16,7 @@
 5. Peak RSS (VmHWM) of each `kb serve`, and of one serving the demo corpus.
 
 Usage: python bench/search_scale.py [--size 100000] [--base 5000] [--requests 300]
+       [--workers 1] [--repeat 1]
 A quick run: --size 5000 --base 500 --requests 60 --ivf-threshold 2000 --skip-demo.
 """
 
@@ -185,25 +186,37 @@ def pct(times: list[float], q: float) -> float:
 def measure(
     home: Path, env: dict[str, str], pools: dict[str, list[list[str]]], clients: int
 ) -> dict[str, dict[str, float]]:
-    """For each mode: one client (new queries, then the same again), then many clients."""
+    """For each mode: one client (new queries, then the same again), then many clients,
+    once per further query pool (`--repeat`): the median of those rounds, and each one."""
     server = Server(home, env)
     results: dict[str, dict[str, float]] = {}
     try:
         one_client(server.url, ["warm up", "pump", "vpn error 0x80070005"])
-        for mode, (single, together_pool) in pools.items():
+        for mode, (single, *together_pools) in pools.items():
             alone = one_client(server.url, single, mode)
             cached = one_client(server.url, single, mode)
-            cpu_before = server.cpu_seconds()
-            rate, together = concurrent_clients(server.url, together_pool, clients, mode)
-            cpu_per_request = (server.cpu_seconds() - cpu_before) / len(together_pool)
+            rounds = []
+            for together_pool in together_pools:
+                cpu_before = server.cpu_seconds()
+                rate, together = concurrent_clients(server.url, together_pool, clients, mode)
+                cpu = (server.cpu_seconds() - cpu_before) / len(together_pool)
+                rounds.append(
+                    {
+                        "rate": rate,
+                        "c_p50": statistics.median(together) * 1000,
+                        "c_p99": pct(together, 99),
+                        "c_cpu_ms": cpu * 1000,
+                    }
+                )
             results[mode] = {
                 "p50": statistics.median(alone) * 1000,
                 "p95": pct(alone, 95),
                 "cached_p50": statistics.median(cached) * 1000,
-                "rate": rate,
-                "c_p50": statistics.median(together) * 1000,
-                "c_p99": pct(together, 99),
-                "c_cpu_ms": cpu_per_request * 1000,
+                **{
+                    key: statistics.median(one[key] for one in rounds)
+                    for key in ("rate", "c_p50", "c_p99", "c_cpu_ms")
+                },
+                "rounds": rounds,  # type: ignore[dict-item]
             }
         results["process"] = {
             "startup": server.startup_seconds,
@@ -221,6 +234,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="per measurement")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="KB_WORKERS of each kb serve")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of the many-clients measurement, each with new queries (median shown)",
+    )
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/kb-bench"))
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument(
@@ -258,12 +277,19 @@ def main() -> None:
     print(f"kb reindex, nothing changed: {unchanged} [{time.perf_counter() - started:.2f} s]")
     print(kb(home, "status", env_extra=ivf_env))
 
-    titles = [e.title for e in synthetic.entries(8 * args.requests + 400, seed=123)]
+    n, repeat = args.requests, args.repeat
+    titles = [e.title for e in synthetic.entries((2 + 4 * repeat) * n + 400, seed=123)]
     pool = list(dict.fromkeys(synthetic.real_queries() + titles))
-    n = args.requests
+    # Every measurement its own queries: one client n per mode, then 2n per round of many.
     pools = {
-        "dense": [pool[:n], pool[n : 3 * n]],
-        "hybrid": [pool[3 * n : 4 * n], pool[4 * n : 6 * n]],
+        mode: [
+            pool[number * n : (number + 1) * n],
+            *(
+                pool[(2 + 2 * (2 * round_ + number)) * n : (4 + 2 * (2 * round_ + number)) * n]
+                for round_ in range(repeat)
+            ),
+        ]
+        for number, mode in enumerate(("dense", "hybrid"))
     }
     results = {}
     serve_env = {"KB_WORKERS": str(args.workers)}
@@ -279,7 +305,10 @@ def main() -> None:
         print("demo", demo_result)
 
     print()
-    print(f"kb serve with {args.workers} worker process(es), {args.clients} clients")
+    print(
+        f"kb serve with {args.workers} worker process(es); {args.clients} clients: median of "
+        f"{args.repeat} round(s)"
+    )
     print(
         f"| measure ({args.size:,} entries, GET /api/search) | IVF (kb) "
         "| exact flat (baseline) | ratio |"
@@ -322,6 +351,14 @@ def main() -> None:
                 f"clients {demo['rate']:.1f} requests/s, p99 {demo['c_p99']:.1f} ms, "
                 f"server CPU {demo['c_cpu_ms']:.1f} ms per request"
             )
+    if args.repeat > 1:
+        for label in ("ivf", "flat"):
+            for mode in ("dense", "hybrid"):
+                rounds = results[label][mode]["rounds"]
+                print(
+                    f"{label}, {mode}, {args.clients} clients, each round: "
+                    + "; ".join(f"{r['rate']:.1f} req/s, p99 {r['c_p99']:.1f} ms" for r in rounds)
+                )
     print(f"load after: {os.getloadavg()}")
 
 
