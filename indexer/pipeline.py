@@ -5,7 +5,7 @@ ever embedded again, and the FAISS index can always be rebuilt without the model
 """
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,18 +120,12 @@ def stored_vectors_of(
     session: Session, model_id: str, dim: int, entry_ids: list[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The index keys and stored vectors of these entries' passages (from this model)."""
-    keys: list[np.ndarray] = []
-    vectors: list[np.ndarray] = []
-    for batch in _batches(entry_ids, ENTRIES_PER_BATCH):
-        statement = _stored_vectors(model_id).where(Passage.entry_id.in_(batch))
-        rows = session.execute(statement).all()
-        keys.append(np.fromiter((passage_key(row[0], row[1]) for row in rows), dtype=np.int64))
-        vectors.append(
-            np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32).reshape(-1, dim)
-        )
-    if not keys:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
-    return np.concatenate(keys), np.concatenate(vectors)
+    rows = [
+        row
+        for batch in _batches(entry_ids, ENTRIES_PER_BATCH)
+        for row in session.execute(_stored_vectors(model_id).where(Passage.entry_id.in_(batch)))
+    ]
+    return _keys_and_vectors(rows, dim)
 
 
 def stale_entry_ids(session: Session, model_id: str, full: bool) -> list[int]:
@@ -196,10 +190,14 @@ def _read_vectors(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     statement = _stored_vectors(model_id).execution_options(yield_per=VECTORS_PER_READ)
     for partition in session.execute(statement).partitions():
-        rows = partition[::every]
-        keys = np.fromiter((passage_key(row[0], row[1]) for row in rows), dtype=np.int64)
-        vectors = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32)
-        yield keys, vectors.reshape(len(rows), dim)
+        yield _keys_and_vectors(partition[::every], dim)
+
+
+def _keys_and_vectors(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index keys and vectors of (entry_id, passage_no, vector bytes) rows."""
+    keys = np.fromiter((passage_key(row[0], row[1]) for row in rows), dtype=np.int64)
+    vectors = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32)
+    return keys, vectors.reshape(len(rows), dim)
 
 
 def _training_sample(

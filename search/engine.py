@@ -36,8 +36,8 @@ from search.keyword import KeywordIndex, keyword_index_for
 from search.snippets import Snippet, make_snippet, plain_text
 
 CATCH_UP_SECONDS = 1.0
-# A results page as plain rows, not ORM objects; the statements are made once, as
-# building them (the aliases above all) costs more than running them.
+# A results page as plain rows, not ORM objects. The statements are made once: building
+# them, and their aliased tables above all, costs more than running them.
 _solved, _solver, _solution = aliased(Entry), aliased(Person), aliased(Entry)
 PAGE_ROWS = (
     select(
@@ -315,12 +315,13 @@ class SearchEngine:
         """
         depth = wanted
         while True:
+            keyword_depth = 2 * depth  # headroom for matches the filters leave out
             # The keyword side waits on the database and the dense side on the model,
             # both outside the GIL: side by side, a search takes as long as the slower,
             # when a core is free for it. On a busy server other searches use the cores
             # and handing work between threads only costs.
             keyword_future = (
-                self._keyword_executor.submit(self.keyword_candidates, text, 2 * depth)
+                self._keyword_executor.submit(self.keyword_candidates, text, keyword_depth)
                 if mode == SearchMode.HYBRID and self._searching.count <= CORES // 2
                 else None
             )
@@ -334,9 +335,9 @@ class SearchEngine:
                 keyword = (
                     keyword_future.result()
                     if keyword_future is not None
-                    else self.keyword_candidates(text, 2 * depth)
+                    else self.keyword_candidates(text, keyword_depth)
                 )
-                keyword_all = len(keyword) < 2 * depth
+                keyword_all = len(keyword) < keyword_depth
             found = {entry_id for entry_id, _ in dense} | {entry_id for entry_id, _ in keyword}
             allowed = allowed_statuses(filters, self.database.engine.dialect.name)
             with self.database.session() as session:

@@ -101,6 +101,9 @@ class SqliteKeywordIndex:
     # bm25() column weights: a word in the title says more than one in the body.
     TITLE_WEIGHT, BODY_WEIGHT, TAGS_WEIGHT = 3.0, 1.0, 2.0
 
+    def __init__(self, common_entries: int = DEFAULT_COMMON_ENTRIES) -> None:
+        self.common_entries = common_entries
+
     def install(self, connection: Connection) -> None:
         statements = [
             """CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
@@ -148,9 +151,6 @@ class SqliteKeywordIndex:
     def rebuild(self, connection: Connection) -> None:
         self.install(connection)
         connection.exec_driver_sql("INSERT INTO entries_fts(entries_fts) VALUES ('rebuild')")
-
-    def __init__(self, common_entries: int = DEFAULT_COMMON_ENTRIES) -> None:
-        self.common_entries = common_entries
 
     def search(self, session: Session, query: str, limit: int) -> list[tuple[int, float]]:
         terms = query_terms(query)
