@@ -48,13 +48,20 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def embedder_for(settings: Settings) -> Embedder:
-    """The embedder the settings ask for (model, backend, batch size, export cache)."""
+def embedder_for(settings: Settings, threads: int = 0) -> Embedder:
+    """The embedder the settings ask for (model, backend, batch size, export cache).
+
+    `threads`: cores one ONNX run may use (0: all). Bulk embedding gains from several
+    (352 against 292 passages/s on 2 cores); a server embedding one short query per
+    request does not, and a second thread only adds CPU (1.8 against 1.2 ms a query,
+    BENCHMARKS.md), which concurrent requests need. torch ignores it.
+    """
     return load_embedder(
         settings.embedding_model,
         settings.embedding_batch_size,
         settings.embedding_backend,
         settings.resolved_model_cache_dir,
+        threads,
     )
 
 
@@ -64,6 +71,7 @@ def load_embedder(
     batch_size: int = 32,
     backend: EmbeddingBackend = "torch",
     cache_dir: Path | None = None,
+    threads: int = 0,
 ) -> Embedder:
     """One loaded model per process and configuration: loading takes seconds.
 
@@ -76,7 +84,7 @@ def load_embedder(
     from indexer.onnx_embedder import OnnxEmbedder
 
     return OnnxEmbedder(
-        model_name, "int8" if backend == "onnx-int8" else "fp32", cache_dir, batch_size
+        model_name, "int8" if backend == "onnx-int8" else "fp32", cache_dir, batch_size, threads
     )
 
 

@@ -34,7 +34,12 @@ UNREADABLE_MODEL = (Fail, InvalidGraph, InvalidProtobuf, NoSuchFile)
 
 class OnnxEmbedder:
     def __init__(
-        self, model_name: str, precision: Precision, cache_dir: Path, batch_size: int = 32
+        self,
+        model_name: str,
+        precision: Precision,
+        cache_dir: Path,
+        batch_size: int = 32,
+        threads: int = 0,
     ) -> None:
         self.model_path = resolve_model_path(model_name)
         self.model_id = embedding_model_id(model_name, f"onnx-{precision}")
@@ -50,11 +55,11 @@ class OnnxEmbedder:
         folder = cache_folder(cache_dir, model_name, self.model_path)
         self.model_file = ensure_exported(folder, self.model_path, precision)
         try:
-            self.session = _open_session(self.model_file)
+            self.session = _open_session(self.model_file, threads)
         except UNREADABLE_MODEL:
             discard(folder, self.model_file)
             self.model_file = ensure_exported(folder, self.model_path, precision)
-            self.session = _open_session(self.model_file)
+            self.session = _open_session(self.model_file, threads)
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -90,8 +95,9 @@ class OnnxEmbedder:
         return (mean / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def _open_session(model_file: Path) -> onnxruntime.InferenceSession:
+def _open_session(model_file: Path, threads: int) -> onnxruntime.InferenceSession:
     options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads  # 0: one per core
     # By default the worker threads keep spinning after every run, waiting for the
     # next; on a small server that takes the cores the web app, FAISS and SQLite need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -340,9 +340,9 @@ class SearchEngine:
                 keyword_all = len(keyword) < keyword_depth
             found = {entry_id for entry_id, _ in dense} | {entry_id for entry_id, _ in keyword}
             allowed = allowed_statuses(filters, self.database.engine.dialect.name)
-            with self.database.session() as session:
+            with self.database.engine.connect() as connection:
                 statuses: dict[int, str] = dict(
-                    session.execute(allowed, {"found": list(found)}).all()
+                    connection.execute(allowed, {"found": list(found)}).all()
                 )
             dense = [(entry_id, s) for entry_id, s in dense if entry_id in statuses][:wanted]
             keyword = [(entry_id, s) for entry_id, s in keyword if entry_id in statuses][:wanted]
@@ -351,8 +351,8 @@ class SearchEngine:
             depth *= 4
 
     def keyword_candidates(self, text: str, limit: int) -> list[tuple[int, float]]:
-        with self.database.session() as session:
-            return self.keyword_index.search(session, text, limit)
+        with self.database.engine.connect() as connection:
+            return self.keyword_index.search(connection, text, limit)
 
     def dense_candidates(self, text: str, wanted: int) -> tuple[list[tuple[int, float]], bool]:
         """Entries by their best passage's cosine similarity (at least KB_MIN_SIMILARITY),
@@ -423,10 +423,11 @@ class SearchEngine:
         if not page:
             return []
         ids = [entry_id for entry_id, _ in page]
-        with self.database.session() as session:
-            rows = {row.id: row for row in session.execute(PAGE_ROWS, {"ids": ids})}
+        # Plain rows through a connection: the ORM's row handling costs more than the query.
+        with self.database.engine.connect() as connection:
+            rows = {row.id: row for row in connection.execute(PAGE_ROWS, {"ids": ids})}
             accepted: dict[int, AcceptedSolution] = {}
-            for solution in session.execute(ACCEPTED_SOLUTIONS, {"ids": ids}):
+            for solution in connection.execute(ACCEPTED_SOLUTIONS, {"ids": ids}):
                 accepted.setdefault(
                     solution.solves_id,
                     AcceptedSolution(solution.external_id, solution.title, solution.handle),

@@ -3,8 +3,20 @@
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, select, true
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from kb.models import HIDDEN_STATUSES, Community, Entry
 
@@ -26,7 +38,9 @@ def filter_condition(filters: SearchFilters, dialect: str) -> ColumnElement[bool
     if filters.status:
         conditions.append(Entry.status == filters.status)
     elif not filters.include_hidden:
-        conditions.append(Entry.status.not_in([str(s) for s in HIDDEN_STATUSES]))
+        # One comparison per status rather than NOT IN (…), whose list SQLAlchemy
+        # would re-render on every run.
+        conditions.extend(Entry.status != str(status) for status in HIDDEN_STATUSES)
     if filters.community:
         conditions.append(
             Entry.community_id.in_(select(Community.id).where(Community.slug == filters.community))
@@ -45,8 +59,19 @@ def has_tag(tag: str, dialect: str) -> ColumnElement[bool]:
 
 @lru_cache(maxsize=256)
 def allowed_statuses(filters: SearchFilters, dialect: str) -> Select[int, str]:
-    """The id and status of each entry bound to `found` that passes the filters; made once
-    per set of filters, as building a statement costs more than running it."""
+    """The id and status of each entry in the id list bound to `found` that passes the
+    filters; made once per set of filters, as building a statement costs more than
+    running it."""
     return select(Entry.id, Entry.status).where(
-        Entry.id.in_(bindparam("found", expanding=True)), filter_condition(filters, dialect)
+        id_in_list("found", dialect), filter_condition(filters, dialect)
     )
+
+
+def id_in_list(name: str, dialect: str) -> ColumnElement[bool]:
+    """`Entry.id` is in the list of ids bound to `name`, passed as one value (an array, or
+    JSON on SQLite): the statement's text stays the same whatever the list's length, so
+    the database prepares it once, where `IN (?, ?, …)` differs with every length."""
+    if dialect == "postgresql":
+        return Entry.id == any_(bindparam(name, type_=ARRAY(Integer)))
+    ids = func.json_each(bindparam(name, type_=JSON)).table_valued("value")
+    return Entry.id.in_(select(ids.c.value))

@@ -14,14 +14,8 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import (
-    Connection,
-    TextClause,
-    inspect,
-    text,
-)
+from sqlalchemy import Connection, TextClause, inspect, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from kb.database import Database
@@ -51,7 +45,7 @@ def query_terms(query: str) -> list[str]:
 
 
 def match_terms(
-    session: Session, terms: list[str], matching: str, common_entries: int
+    connection: Connection, terms: list[str], matching: str, common_entries: int
 ) -> tuple[list[str], str]:
     """The words to match and how ("or", "and"): the uncommon ones, any of them; if
     every word is common, all of them.
@@ -60,7 +54,9 @@ def match_terms(
     entries are counted only up to one past the limit, so common words stay cheap.
     """
     params = {f"term{number}": term for number, term in enumerate(terms)}
-    found = session.execute(_counting(matching, len(terms)), {**params, "cap": common_entries + 1})
+    found = connection.execute(
+        _counting(matching, len(terms)), {**params, "cap": common_entries + 1}
+    )
     uncommon = [
         term for term, count in zip(terms, found.one(), strict=True) if count <= common_entries
     ]
@@ -91,7 +87,7 @@ class KeywordIndex(Protocol):
         """Install what is missing and re-read every entry (`kb doctor --fix`)."""
         ...
 
-    def search(self, session: Session, query: str, limit: int) -> list[tuple[int, float]]:
+    def search(self, connection: Connection, query: str, limit: int) -> list[tuple[int, float]]:
         """The best `limit` matching entries (ids with a score, best first, higher is
         better), drafts and archived ones included: the caller filters."""
         ...
@@ -152,18 +148,18 @@ class SqliteKeywordIndex:
         self.install(connection)
         connection.exec_driver_sql("INSERT INTO entries_fts(entries_fts) VALUES ('rebuild')")
 
-    def search(self, session: Session, query: str, limit: int) -> list[tuple[int, float]]:
+    def search(self, connection: Connection, query: str, limit: int) -> list[tuple[int, float]]:
         terms = query_terms(query)
         if not terms:
             return []
         quoted = [f'"{term}"' for term in terms]  # so that no word is read as an operator
         words, how = match_terms(
-            session,
+            connection,
             quoted,
             "SELECT 1 FROM entries_fts WHERE entries_fts MATCH :term",
             self.common_entries,
         )
-        rows = session.execute(
+        rows = connection.execute(
             text(
                 "SELECT rowid, bm25(entries_fts, "
                 f"{self.TITLE_WEIGHT}, {self.BODY_WEIGHT}, {self.TAGS_WEIGHT}) AS score "
@@ -213,19 +209,19 @@ class PostgresKeywordIndex:
         self.install(connection)
         connection.exec_driver_sql(f"REINDEX INDEX {self.INDEX}")
 
-    def search(self, session: Session, query: str, limit: int) -> list[tuple[int, float]]:
+    def search(self, connection: Connection, query: str, limit: int) -> list[tuple[int, float]]:
         terms = query_terms(query)
         if not terms:
             return []
         quoted = [f"'{term}'" for term in terms]  # so that no word is read as an operator
         to_tsquery = f"to_tsquery('{self.CONFIG}'::regconfig, :term)"
         words, how = match_terms(
-            session,
+            connection,
             quoted,
             f"SELECT 1 FROM entries WHERE {self.COLUMN} @@ {to_tsquery}",
             self.common_entries,
         )
-        rows = session.execute(
+        rows = connection.execute(
             text(
                 f"SELECT id, ts_rank_cd('{self.WEIGHTS}'::float4[], {self.COLUMN}, query, "
                 f"{self.NORMALIZATION}) AS score "

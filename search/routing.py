@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from kb.accounts import Role, has_role
@@ -358,14 +358,21 @@ def mark_read(routings: list[Routing], now: datetime | None = None) -> None:
         routing.read_at = routing.read_at or moment
 
 
+# Built once: every page of search results asks it.
+WORKERS_OF = (
+    select(Entry.external_id, Person.name)
+    .join(Routing, Routing.problem_id == Entry.id)
+    .join(Person, Person.id == Routing.person_id)
+    .where(
+        Entry.external_id.in_(bindparam("ids", expanding=True)),
+        Routing.state == RoutingState.TAKEN,
+    )
+)
+
+
 def workers_by_external_id(session: Session, external_ids: list[str]) -> dict[str, list[str]]:
     """Per problem id (as shown): names of the people working on it."""
-    rows = session.execute(
-        select(Entry.external_id, Person.name)
-        .join(Routing, Routing.problem_id == Entry.id)
-        .join(Person, Person.id == Routing.person_id)
-        .where(Entry.external_id.in_(external_ids), Routing.state == RoutingState.TAKEN)
-    )
+    rows = session.connection().execute(WORKERS_OF, {"ids": external_ids})
     working: dict[str, list[str]] = defaultdict(list)
     for external_id, name in rows:
         working[external_id].append(name)

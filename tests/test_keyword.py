@@ -41,7 +41,7 @@ def pumps(database: Database, settings: Settings, tmp_path: Path) -> Database:
 def found(database: Database, query: str, common_entries: int) -> set[str]:
     keyword = keyword_index_for(database, common_entries)
     with database.session() as session:
-        ranked = keyword.search(session, query, limit=20)
+        ranked = keyword.search(session.connection(), query, limit=20)
         external = dict(session.query(Entry.id, Entry.external_id).all())
     return {external[entry_id] for entry_id, _score in ranked}
 
@@ -64,7 +64,7 @@ def test_a_query_of_common_words_only_needs_them_all(pumps: Database) -> None:
 def test_the_best_matches_come_first(pumps: Database) -> None:
     keyword = keyword_index_for(pumps, 100)
     with pumps.session() as session:
-        ranked = keyword.search(session, "seal restart", limit=2)
+        ranked = keyword.search(session.connection(), "seal restart", limit=2)
         external = dict(session.query(Entry.id, Entry.external_id).all())
     assert [external[entry_id] for entry_id, _ in ranked] == ["K-1", "K-2"]
     assert ranked[0][1] > ranked[1][1]

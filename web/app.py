@@ -46,7 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     database = Database.from_settings(settings)
     database.create_schema()
-    embedder = embedder_for(settings)
+    # Requests run side by side, each embedding one query: one core per query each.
+    embedder = embedder_for(settings, threads=1)
     engine = SearchEngine.open(settings, database, embedder)
 
     @asynccontextmanager

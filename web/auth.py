@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from kb.accounts import person_for_token
 from kb.models import Person
@@ -73,11 +74,18 @@ def _password_marker(person: Person) -> str:
     return hashlib.sha256((person.password_hash or "").encode("utf-8")).hexdigest()[:16]
 
 
-def current_person(request: Request, session: SessionDep) -> Person | None:
+async def current_person(request: Request, session: SessionDep) -> Person | None:
     request.state.via_token = False
-    person = _person_from_token(request, session) or _person_from_cookie(request, session)
-    request.state.viewer = person
-    return person
+    request.state.viewer = None
+    # Most reads are anonymous: they need no database, nor a hop to a worker thread.
+    if request.headers.get("authorization") or "person_id" in request.session:
+        request.state.viewer = await run_in_threadpool(_signed_in_person, request, session)
+    viewer: Person | None = request.state.viewer
+    return viewer
+
+
+def _signed_in_person(request: Request, session: Session) -> Person | None:
+    return _person_from_token(request, session) or _person_from_cookie(request, session)
 
 
 def _person_from_token(request: Request, session: Session) -> Person | None:
@@ -112,20 +120,20 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
-def require_reader(request: Request, viewer: ViewerDep) -> Person | None:
+async def require_reader(request: Request, viewer: ViewerDep) -> Person | None:
     """Reading is open to everyone when KB_PUBLIC_READ is on; otherwise sign in first."""
     if viewer is None and not settings_of(request).public_read:
         raise SignInRequired()
     return viewer
 
 
-def require_person(viewer: ViewerDep) -> Person:
+async def require_person(viewer: ViewerDep) -> Person:
     if viewer is None:
         raise SignInRequired()
     return viewer
 
 
-def require_api_writer(request: Request, viewer: ViewerDep) -> Person:
+async def require_api_writer(request: Request, viewer: ViewerDep) -> Person:
     if viewer is None:
         raise SignInRequired()
     if not request.state.via_token and request.method not in SAFE_METHODS:
