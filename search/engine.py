@@ -311,44 +311,48 @@ class SearchEngine:
         and the status of each (for the repertoire boost).
 
         Both retrievers rank without the filters, which one query then applies to what
-        they found together; a retriever left with too few is asked for more.
+        they found together; a retriever left with too few is asked for four times as
+        many, until it has enough or has nothing more to give.
         """
-        depth = wanted
+        use_dense = mode in (SearchMode.HYBRID, SearchMode.DENSE)
+        use_keyword = mode in (SearchMode.HYBRID, SearchMode.KEYWORD)
+        dense_found: list[tuple[int, float]] = []
+        keyword_found: list[tuple[int, float]] = []
+        dense_depth = keyword_depth = wanted
         while True:
-            keyword_depth = 2 * depth  # headroom for matches the filters leave out
             # The keyword side waits on the database and the dense side on the model,
             # both outside the GIL: side by side, a search takes as long as the slower,
             # when a core is free for it. On a busy server other searches use the cores
             # and handing work between threads only costs.
             keyword_future = (
                 self._keyword_executor.submit(self.keyword_candidates, text, keyword_depth)
-                if mode == SearchMode.HYBRID and self._searching.count <= CORES // 2
+                if use_keyword and use_dense and self._searching.count <= CORES // 2
                 else None
             )
-            dense, dense_all = (
-                self.dense_candidates(text, depth)
-                if mode in (SearchMode.HYBRID, SearchMode.DENSE)
-                else ([], True)
-            )
-            keyword, keyword_all = [], True
-            if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
-                keyword = (
+            if use_dense:
+                dense_found, dense_all = self.dense_candidates(text, dense_depth)
+            if use_keyword:
+                keyword_found = (
                     keyword_future.result()
                     if keyword_future is not None
                     else self.keyword_candidates(text, keyword_depth)
                 )
-                keyword_all = len(keyword) < keyword_depth
-            found = {entry_id for entry_id, _ in dense} | {entry_id for entry_id, _ in keyword}
+                keyword_all = len(keyword_found) < keyword_depth
+            found = {entry_id for entry_id, _ in dense_found}
+            found.update(entry_id for entry_id, _ in keyword_found)
             allowed = allowed_statuses(filters, self.database.engine.dialect.name)
             with self.database.engine.connect() as connection:
                 statuses: dict[int, str] = dict(
                     connection.execute(allowed, {"found": list(found)}).all()
                 )
-            dense = [(entry_id, s) for entry_id, s in dense if entry_id in statuses][:wanted]
-            keyword = [(entry_id, s) for entry_id, s in keyword if entry_id in statuses][:wanted]
-            if (len(dense) >= wanted or dense_all) and (len(keyword) >= wanted or keyword_all):
-                return dense, keyword, statuses
-            depth *= 4
+            dense = [(entry_id, s) for entry_id, s in dense_found if entry_id in statuses]
+            keyword = [(entry_id, s) for entry_id, s in keyword_found if entry_id in statuses]
+            use_dense = use_dense and len(dense) < wanted and not dense_all
+            use_keyword = use_keyword and len(keyword) < wanted and not keyword_all
+            if not (use_dense or use_keyword):
+                return dense[:wanted], keyword[:wanted], statuses
+            dense_depth *= 4 if use_dense else 1
+            keyword_depth *= 4 if use_keyword else 1
 
     def keyword_candidates(self, text: str, limit: int) -> list[tuple[int, float]]:
         with self.database.engine.connect() as connection:

@@ -11,6 +11,7 @@ and only when every word is common does it match entries that have them all.
 """
 
 import re
+import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,8 +45,34 @@ def query_terms(query: str) -> list[str]:
     return terms[:MAX_QUERY_TERMS]
 
 
+class WordCounts:
+    """How many entries each word was found in lately (counted up to a cap), so that a
+    query's words need not all be counted again: counts move slowly, and only decide
+    whether a word is common. A count is kept for `max_age` seconds; the whole lot is
+    dropped when `max_words` are held."""
+
+    def __init__(self, max_age: float = 300.0, max_words: int = 50_000) -> None:
+        self.max_age, self.max_words = max_age, max_words
+        self._counts: dict[str, tuple[int, float]] = {}
+
+    def get(self, word: str) -> int | None:
+        found = self._counts.get(word)
+        if found is None or time.monotonic() - found[1] > self.max_age:
+            return None
+        return found[0]
+
+    def put(self, word: str, count: int) -> None:
+        if len(self._counts) >= self.max_words:
+            self._counts = {}
+        self._counts[word] = (count, time.monotonic())
+
+
 def match_terms(
-    connection: Connection, terms: list[str], matching: str, common_entries: int
+    connection: Connection,
+    terms: list[str],
+    matching: str,
+    common_entries: int,
+    counts: WordCounts,
 ) -> tuple[list[str], str]:
     """The words to match and how ("or", "and"): the uncommon ones, any of them; if
     every word is common, all of them.
@@ -53,13 +80,17 @@ def match_terms(
     `matching` selects the entries that match the word bound to `:term`; each word's
     entries are counted only up to one past the limit, so common words stay cheap.
     """
-    params = {f"term{number}": term for number, term in enumerate(terms)}
-    found = connection.execute(
-        _counting(matching, len(terms)), {**params, "cap": common_entries + 1}
-    )
-    uncommon = [
-        term for term, count in zip(terms, found.one(), strict=True) if count <= common_entries
-    ]
+    known = {term: counts.get(term) for term in terms}
+    missing = [term for term, count in known.items() if count is None]
+    if missing:
+        params = {f"term{number}": term for number, term in enumerate(missing)}
+        found = connection.execute(
+            _counting(matching, len(missing)), {**params, "cap": common_entries + 1}
+        )
+        for term, count in zip(missing, found.one(), strict=True):
+            known[term] = count
+            counts.put(term, count)
+    uncommon = [term for term in terms if (known[term] or 0) <= common_entries]
     if uncommon:
         return uncommon, "or"
     return terms, "and"
@@ -99,6 +130,7 @@ class SqliteKeywordIndex:
 
     def __init__(self, common_entries: int = DEFAULT_COMMON_ENTRIES) -> None:
         self.common_entries = common_entries
+        self.word_counts = WordCounts()
 
     def install(self, connection: Connection) -> None:
         statements = [
@@ -158,6 +190,7 @@ class SqliteKeywordIndex:
             quoted,
             "SELECT 1 FROM entries_fts WHERE entries_fts MATCH :term",
             self.common_entries,
+            self.word_counts,
         )
         rows = connection.execute(
             text(
@@ -167,7 +200,7 @@ class SqliteKeywordIndex:
             ),
             {"match": f" {how.upper()} ".join(words), "limit": limit},
         )
-        return [(int(entry_id), -float(score)) for entry_id, score in rows]
+        return [(int(entry_id), -float(score)) for entry_id, score in rows.all()]
 
 
 class PostgresKeywordIndex:
@@ -181,6 +214,7 @@ class PostgresKeywordIndex:
 
     def __init__(self, common_entries: int = DEFAULT_COMMON_ENTRIES) -> None:
         self.common_entries = common_entries
+        self.word_counts = WordCounts()
 
     def install(self, connection: Connection) -> None:
         vector = " || ".join(
@@ -220,6 +254,7 @@ class PostgresKeywordIndex:
             quoted,
             f"SELECT 1 FROM entries WHERE {self.COLUMN} @@ {to_tsquery}",
             self.common_entries,
+            self.word_counts,
         )
         rows = connection.execute(
             text(
@@ -230,7 +265,7 @@ class PostgresKeywordIndex:
             ),
             {"match": (" | " if how == "or" else " & ").join(words), "limit": limit},
         )
-        return [(int(entry_id), float(score)) for entry_id, score in rows]
+        return [(int(entry_id), float(score)) for entry_id, score in rows.all()]
 
 
 def keyword_index_for(

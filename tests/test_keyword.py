@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from kb.database import Database
 from kb.models import Entry
@@ -68,3 +69,35 @@ def test_the_best_matches_come_first(pumps: Database) -> None:
         external = dict(session.query(Entry.id, Entry.external_id).all())
     assert [external[entry_id] for entry_id, _ in ranked] == ["K-1", "K-2"]
     assert ranked[0][1] > ranked[1][1]
+
+
+def test_word_counts_are_reused_until_they_are_old(
+    pumps: Database, settings: Settings, tmp_path: Path
+) -> None:
+    keyword = keyword_index_for(pumps, common_entries=2)
+    statements: list[str] = []
+    event.listen(pumps.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def ids(query: str) -> set[int]:
+        statements.clear()
+        with pumps.session() as session:
+            return {entry_id for entry_id, _ in keyword.search(session.connection(), query, 20)}
+
+    assert len(ids("seal restart")) == 2  # "seal" (2 entries) and "restart" are uncommon
+    counted = len(statements)
+    ids("seal restart")
+    assert len(statements) == counted - 1  # the same words: no counting statement
+
+    # Two more entries with "seal" make it common, which a recount finds.
+    more = tmp_path / "more.jsonl"
+    more.write_text(
+        "".join(
+            json.dumps({"id": key, "kind": "practice", "title": t, "body": t, "author": "ann"})
+            + "\n"
+            for key, t in {"K-7": "Seal kit", "K-8": "Seal grease"}.items()
+        )
+    )
+    import_path(pumps, more, settings)
+    assert len(ids("seal restart")) == 4  # the old count: "seal" is matched on its own
+    keyword.word_counts.max_age = 0
+    assert len(ids("seal restart")) == 1  # "seal" is common now: only "restart" matches
