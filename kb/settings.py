@@ -66,8 +66,10 @@ class Settings(BaseSettings):
     )
     ivf_nlist: int = Field(default=0, description="IVF cells; 0 chooses about 4·sqrt(passages).")
     ivf_nprobe: int = Field(
-        default=256,
-        description="IVF cells scanned per query: more finds more of the exact hits, slower.",
+        default=0,
+        ge=0,
+        description="IVF cells scanned per query: more finds more of the exact hits, slower. "
+        "0 scans a tenth of the cells, at least 64 and at most 256.",
     )
     ivf_encoding: Literal["sq8", "fp16"] = Field(
         default="sq8",

@@ -4,10 +4,11 @@ The demo corpus stands in for a large knowledge base by lowering the threshold.
 """
 
 import numpy as np
+import pytest
 
 from indexer.embedder import Embedder
 from indexer.pipeline import build_index, index_params
-from indexer.vector_index import FLAT, IVF_FP16, IVF_SQ8, VectorIndex, read_meta
+from indexer.vector_index import FLAT, IVF_FP16, IVF_SQ8, VectorIndex, cells_to_search, read_meta
 from kb.database import Database
 from kb.entries import remove_entries
 from kb.models import Entry
@@ -132,3 +133,13 @@ def test_the_query_cache_is_bounded() -> None:
     off = QueryCache(0)
     off.put("a", np.zeros((1, 4), dtype=np.float32))
     assert off.get("a") is None
+
+
+@pytest.mark.parametrize(
+    ("nlist", "nprobe", "scanned"),
+    [(4000, 0, 256), (1265, 0, 126), (512, 0, 64), (40, 0, 40), (1265, 300, 300), (40, 300, 40)],
+)
+def test_cells_searched_follow_the_index_size_unless_set(
+    nlist: int, nprobe: int, scanned: int
+) -> None:
+    assert cells_to_search(nlist, nprobe) == scanned
