@@ -7,17 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from kb.database import Database
 from kb.settings import Settings
-
-if TYPE_CHECKING:
-    import socket
-
-    import uvicorn
 
 
 class Context:
@@ -541,7 +536,8 @@ def serve_command(
         _serve(context.settings, host, port)
         return
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
+
+    from web.workers import Dealer
 
     context.database.dispose()  # created or checked here once: refuses an old schema
     config = uvicorn.Config(
@@ -552,23 +548,7 @@ def serve_command(
         port=port or context.settings.port,
         log_level="info",
     )
-    # What uvicorn.run does for several workers, but on a listener without Nagle's delay.
-    Multiprocess(config, sockets=[listening_socket(config)]).run()
-
-
-def listening_socket(config: "uvicorn.Config") -> "socket.socket":
-    """The socket the workers accept connections on, with TCP_NODELAY.
-
-    uvicorn binds it without saying it is TCP, so asyncio leaves Nagle's algorithm on for
-    every connection, and each keep-alive response waits about 40 ms for a delayed ACK
-    (uvicorn issue 3149). Connections accepted on Linux inherit the listener's TCP_NODELAY.
-    """
-    import socket
-
-    listener = config.bind_socket()
-    if listener.family in (socket.AF_INET, socket.AF_INET6):
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return listener
+    Dealer(config, workers).run()
 
 
 def _serve(settings: Settings, host: str | None, port: int | None, demo_password: str = "") -> None:

@@ -4,18 +4,22 @@ On PostgreSQL (KB_TEST_DATABASE_URL) the two servers have separate KB_HOME folde
 nothing but the database is shared; on SQLite they share the database file.
 """
 
+import http.client
+import os
 import socket
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import uvicorn
 from click.testing import CliRunner
 
-from kb.cli import listening_socket, main
+from kb.cli import main
 from kb.settings import Settings
 from tests.conftest import TEST_DATABASE_URL, kb_env
 from tests.web_helpers import running_server
+from web.workers import listening_socket
 
 FOUND_WITHIN_SECONDS = 10.0
 
@@ -89,3 +93,42 @@ def test_several_workers_accept_connections_without_nagles_delay() -> None:
                 assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
         listener.close()
+
+
+def test_connections_are_dealt_to_the_workers_in_turn(demo_copy: Settings) -> None:
+    # Eight clients that connect together and keep their connections: uvicorn's shared
+    # listener gave one worker 6 or 7 of them; dealt in turn, each worker serves 4.
+    with running_server(demo_copy.home, "--workers", "2") as base:
+        port = int(base.rsplit(":", 1)[1])
+        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
+        try:
+            for client in clients:
+                client.connect()
+            for client in clients:
+                client.request("GET", "/healthz")
+                assert client.getresponse().read()
+            served = Counter(owners_of_connections_to(port).values())
+        finally:
+            for client in clients:
+                client.close()
+    assert sorted(served.values()) == [4, 4], served
+
+
+def owners_of_connections_to(port: int) -> dict[int, int]:
+    """Socket inode -> pid of the process holding it, for the established TCP connections
+    whose local port is `port` (the server's side), read from /proc."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+            inodes.add(int(fields[9]))
+    owners = {}
+    for descriptor in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            target = os.readlink(descriptor)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+            owners[int(target[8:-1])] = int(descriptor.parts[2])
+    return owners
