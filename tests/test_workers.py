@@ -6,6 +6,7 @@ nothing but the database is shared; on SQLite they share the database file.
 
 import http.client
 import os
+import signal
 import socket
 import time
 from collections import Counter
@@ -132,3 +133,32 @@ def owners_of_connections_to(port: int) -> dict[int, int]:
         if target.startswith("socket:[") and int(target[8:-1]) in inodes:
             owners[int(target[8:-1])] = int(descriptor.parts[2])
     return owners
+
+
+def test_a_worker_that_dies_is_replaced(demo_copy: Settings) -> None:
+    with running_server(demo_copy.home, "--workers", "2") as base:
+        port = int(base.rsplit(":", 1)[1])
+        workers = set(serving_processes(port, connections=4))
+        assert len(workers) == 2
+        killed = workers.pop()
+        os.kill(killed, signal.SIGKILL)
+        time.sleep(2.5)  # the parent looks for dead workers every second
+        # New connections all get answers, from the survivor and a new process.
+        now = set(serving_processes(port, connections=4))
+        assert killed not in now and workers < now and len(now) == 2, (killed, workers, now)
+
+
+def serving_processes(port: int, connections: int) -> list[int]:
+    """The process that answers each of `connections` new keep-alive connections."""
+    clients = [
+        http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(connections)
+    ]
+    try:
+        for client in clients:
+            client.request("GET", "/healthz")
+            response = client.getresponse()
+            assert response.status == 200 and response.read()
+        return list(owners_of_connections_to(port).values())
+    finally:
+        for client in clients:
+            client.close()

@@ -1,5 +1,6 @@
 """The FastAPI app factory. Everything the app needs hangs off app.state."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -52,7 +53,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # What startup built (model, index, mappings: about 170,000 objects) lives as long
+        # as the app. Left out of the cycle collector's full passes, which took 60 to 70 ms
+        # every few hundred requests while every request in the process waited.
+        gc.collect()
+        gc.freeze()
         yield
+        gc.unfreeze()
         engine.close()
         database.dispose()  # closes pooled connections rather than leaving them to the GC
 

@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
@@ -26,8 +27,9 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
 logger = logging.getLogger("uvicorn.error")
-# A worker that fails to start this many times in a row stops the server.
+# A worker that fails to start this many times stops the server.
 MAX_FAILED_STARTS = 3
+CHECK_SECONDS = 1.0  # how often the parent looks for dead workers to replace
 
 
 def listening_socket(config: uvicorn.Config) -> socket.socket:
@@ -91,14 +93,17 @@ class Dealer:
         logger.info("Started parent process [%d], %d workers", os.getpid(), self.count)
         self.workers = [Worker(self.config) for _ in range(self.count)]
         try:
+            checked = time.monotonic()
             while not self.should_exit.is_set():
                 try:
                     connection, _address = listener.accept()
+                    with connection:
+                        self.deal(connection)
                 except TimeoutError:
+                    pass
+                if time.monotonic() - checked > CHECK_SECONDS:
                     self.replace_dead_workers()
-                    continue
-                with connection:
-                    self.deal(connection)
+                    checked = time.monotonic()
         finally:
             listener.close()
             for worker in self.workers:
@@ -116,7 +121,6 @@ class Dealer:
             if worker.deal(connection):
                 return
         logger.error("no worker took a connection; it was closed")
-        self.replace_dead_workers()
 
     def replace_dead_workers(self) -> None:
         for number, worker in enumerate(self.workers):
