@@ -518,8 +518,8 @@ def status_command(context: Context, as_json: bool) -> None:
     "--workers",
     default=None,
     type=click.IntRange(1, 64),
-    help="Worker processes [default: KB_WORKERS or 1]; each holds its own index and "
-    "catches up with the database.",
+    help="Worker processes [default: KB_WORKERS, or one per core up to 4]; each holds its "
+    "own index and catches up with the database.",
 )
 @pass_context
 def serve_command(
@@ -531,7 +531,9 @@ def serve_command(
     `kb user add`. With several workers, settings come from KB_* variables,
     and KB_SECRET_KEY must be set when the workers do not share KB_HOME.
     """
-    workers = workers or context.settings.workers
+    from web.workers import default_workers
+
+    workers = workers or context.settings.workers or default_workers()
     if workers == 1:
         _serve(context.settings, host, port)
         return

@@ -187,6 +187,19 @@ class ApiToken(Base):
     person: Mapped[Person] = relationship(lazy="joined")
 
 
+class SignInFailure(Base):
+    """A failed sign-in, kept while it counts for the throttle: in the database, so that
+    every worker process and machine counts the same failures."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_who", "handle", "address", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle: Mapped[str] = mapped_column(String(200))  # lower-cased, as typed
+    address: Mapped[str] = mapped_column(String(100))
+    failed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Revision(Base):
     """One saved version of an entry's text; number 1 is the original."""
 

@@ -161,9 +161,11 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `kb serve` listens on.")
     port: int = Field(default=8000, description="Port `kb serve` listens on.")
     workers: int = Field(
-        default=1,
-        description="Worker processes `kb serve` starts; each holds its own index and catches "
-        "up with the database (see Deployment).",
+        default=0,
+        ge=0,
+        description="Worker processes `kb serve` starts (0: one per core, at most 4); each "
+        "holds its own index and model in memory and catches up with the database (see "
+        "Deployment).",
     )
 
     @property

@@ -110,6 +110,23 @@ def test_repeated_failed_sign_ins_are_throttled(demo_people: Settings) -> None:
         assert response.status_code == 429 and "Try again in" in response.text
 
 
+def test_failed_sign_ins_count_across_worker_processes(demo_people: Settings) -> None:
+    # Two apps on one database stand for two workers: failures through either count.
+    with (
+        TestClient(create_app(demo_people)) as first,
+        TestClient(create_app(demo_people)) as second,
+    ):
+        forms = {}
+        for client in (first, second):
+            token = csrf_from(client.get("/signin").text)
+            forms[client] = {"csrf_token": token, "handle": "Priya.Nair", "password": "guess"}
+        statuses = [
+            client.post("/signin", data=forms[client]).status_code
+            for client in (first, second, first, second, first, second)
+        ]
+        assert statuses == [400] * 5 + [429]
+
+
 def test_forms_and_cookie_writes_need_the_csrf_token(demo_people: Settings) -> None:
     with TestClient(create_app(demo_people)) as client:
         assert client.post("/signin", data={"handle": "leon.fischer"}).status_code == 403

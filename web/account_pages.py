@@ -39,17 +39,16 @@ def signin(
     check_csrf(request, csrf_token)
     throttle = request.app.state.sign_in_throttle
     address = request.client.host if request.client else "unknown"
-    wait = throttle.retry_after(address, handle)
+    wait = throttle.retry_after(session, address, handle)
     if wait:
         return _signin_again(
             request, handle, next, f"Too many failed attempts. Try again in {wait} seconds.", 429
         )
     person = authenticate(session, handle, password)
     if person is None:
-        throttle.failed(address, handle)
+        throttle.failed(session, address, handle)
         return _signin_again(request, handle, next, "Wrong user name or password.", 400)
-    session.commit()  # a rehashed password, if argon2's parameters changed
-    throttle.succeeded(address, handle)
+    throttle.succeeded(session, address, handle)  # commits a rehashed password too
     sign_in(request, person)
     return RedirectResponse(safe_next(next), status_code=303)
 

@@ -9,16 +9,16 @@ and need no CSRF token, since a browser never adds that header by itself.
 import hashlib
 import hmac
 import secrets
-import time
-from collections import defaultdict, deque
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from kb.accounts import person_for_token
-from kb.models import Person
+from kb.models import Person, SignInFailure, utcnow
 from kb.settings import Settings
 from web.deps import SessionDep
 
@@ -157,30 +157,35 @@ FormWriterDep = Annotated[Person, Depends(require_form_writer)]
 
 
 class SignInThrottle:
-    """At most MAX_FAILURES failed sign-ins per name and address in WINDOW_SECONDS."""
+    """At most MAX_FAILURES failed sign-ins per name and address in WINDOW, counted in
+    the database (every worker process and machine sees the same count)."""
 
     MAX_FAILURES = 5
-    WINDOW_SECONDS = 300.0
+    WINDOW = timedelta(seconds=300)
 
-    def __init__(self) -> None:
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        failures = self._failures[key]
-        cutoff = time.monotonic() - self.WINDOW_SECONDS
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        return failures
-
-    def retry_after(self, address: str, handle: str) -> int:
+    def retry_after(self, session: Session, address: str, handle: str) -> int:
         """Seconds to wait before the next attempt; 0 when one is allowed now."""
-        failures = self._recent((address, handle.lower()))
-        if len(failures) < self.MAX_FAILURES:
+        now = utcnow()
+        recent = session.scalars(
+            select(SignInFailure.failed_at)
+            .where(*self._who(address, handle), SignInFailure.failed_at > now - self.WINDOW)
+            .order_by(SignInFailure.failed_at.desc())
+            .limit(self.MAX_FAILURES)
+        ).all()
+        if len(recent) < self.MAX_FAILURES:
             return 0
-        return int(failures[0] + self.WINDOW_SECONDS - time.monotonic()) + 1
+        return int((recent[-1] + self.WINDOW - now).total_seconds()) + 1
 
-    def failed(self, address: str, handle: str) -> None:
-        self._recent((address, handle.lower())).append(time.monotonic())
+    def failed(self, session: Session, address: str, handle: str) -> None:
+        now = utcnow()
+        session.execute(delete(SignInFailure).where(SignInFailure.failed_at < now - self.WINDOW))
+        session.add(SignInFailure(handle=handle.lower(), address=address, failed_at=now))
+        session.commit()
 
-    def succeeded(self, address: str, handle: str) -> None:
-        self._failures.pop((address, handle.lower()), None)
+    def succeeded(self, session: Session, address: str, handle: str) -> None:
+        session.execute(delete(SignInFailure).where(*self._who(address, handle)))
+        session.commit()
+
+    @staticmethod
+    def _who(address: str, handle: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        return SignInFailure.handle == handle.lower(), SignInFailure.address == address

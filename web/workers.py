@@ -32,6 +32,14 @@ MAX_FAILED_STARTS = 3
 CHECK_SECONDS = 1.0  # how often the parent looks for dead workers to replace
 
 
+def default_workers() -> int:
+    """One worker per core, at most 4 (each holds the model and the index in memory);
+    one where connections cannot be passed between processes (Windows)."""
+    if not hasattr(socket, "send_fds"):
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def listening_socket(config: uvicorn.Config) -> socket.socket:
     """The socket the parent accepts connections on, with TCP_NODELAY.
 
