@@ -16,7 +16,7 @@
 5. Peak RSS (VmHWM) of each `kb serve`, and of one serving the demo corpus.
 
 Usage: python bench/search_scale.py [--size 100000] [--base 5000] [--requests 300]
-       [--workers 1] [--repeat 1]
+       [--workers N (default: kb's, one per core)] [--repeat 1]
 A quick run: --size 5000 --base 500 --requests 60 --ivf-threshold 2000 --skip-demo.
 """
 
@@ -46,6 +46,7 @@ from indexer.pipeline import bump_generation  # noqa: E402
 from kb.database import Database  # noqa: E402
 from kb.models import Entry, Passage  # noqa: E402
 from kb.settings import Settings  # noqa: E402
+from web.workers import default_workers  # noqa: E402
 
 
 def free_port() -> int:
@@ -250,7 +251,9 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=5_000, help="entries embedded for real")
     parser.add_argument("--requests", type=int, default=300, help="per measurement")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=1, help="KB_WORKERS of each kb serve")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="KB_WORKERS of each kb serve (default: kb's)"
+    )
     parser.add_argument(
         "--repeat",
         type=int,
@@ -309,7 +312,7 @@ def main() -> None:
         for number, mode in enumerate(("dense", "hybrid"))
     }
     results = {}
-    serve_env = {"KB_WORKERS": str(args.workers)}
+    serve_env = {"KB_WORKERS": str(args.workers)} if args.workers else {}
     for label, target, env in (("flat", flat_home, flat_env), ("ivf", home, ivf_env)):
         results[label] = measure(target, {**env, **serve_env}, pools, args.clients)
         print(label, results[label])
@@ -323,7 +326,8 @@ def main() -> None:
 
     print()
     print(
-        f"kb serve with {args.workers} worker process(es); {args.clients} clients: median of "
+        f"kb serve with {args.workers or default_workers()} worker process(es); "
+        f"{args.clients} clients: median of "
         f"{args.repeat} round(s)"
     )
     print(

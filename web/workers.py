@@ -1,4 +1,4 @@
-"""`kb serve --workers N`: worker processes that are dealt connections in turn.
+"""`kb serve` with several workers: processes that are dealt connections in turn.
 
 uvicorn's own workers share the listening socket, and the first to wake takes every
 connection waiting. Clients that connect together and stay connected (keep-alive, as a
@@ -160,6 +160,7 @@ class DealtServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
         super().__init__(config)
         self.channel = channel
+        self.connecting: set[asyncio.Task[object]] = set()  # referenced until done
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await self.lifespan.startup()
@@ -193,7 +194,9 @@ class DealtServer(uvicorn.Server):
         for descriptor in descriptors:
             connection = socket.socket(fileno=descriptor)
             connection.setblocking(False)
-            loop.create_task(loop.connect_accepted_socket(protocol, connection))
+            task = loop.create_task(loop.connect_accepted_socket(protocol, connection))
+            self.connecting.add(task)
+            task.add_done_callback(self.connecting.discard)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         asyncio.get_running_loop().remove_reader(self.channel.fileno())
