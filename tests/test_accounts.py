@@ -127,6 +127,13 @@ def test_failed_sign_ins_count_across_worker_processes(demo_people: Settings) ->
         assert statuses == [400] * 5 + [429]
 
 
+def test_an_overlong_name_fails_to_sign_in_like_any_other(demo_people: Settings) -> None:
+    with TestClient(create_app(demo_people)) as client:
+        token = csrf_from(client.get("/signin").text)
+        form = {"csrf_token": token, "handle": "x" * 5_000, "password": "guess"}
+        assert client.post("/signin", data=form).status_code == 400
+
+
 def test_forms_and_cookie_writes_need_the_csrf_token(demo_people: Settings) -> None:
     with TestClient(create_app(demo_people)) as client:
         assert client.post("/signin", data={"handle": "leon.fischer"}).status_code == 403

@@ -179,13 +179,20 @@ class SignInThrottle:
     def failed(self, session: Session, address: str, handle: str) -> None:
         now = utcnow()
         session.execute(delete(SignInFailure).where(SignInFailure.failed_at < now - self.WINDOW))
-        session.add(SignInFailure(handle=handle.lower(), address=address, failed_at=now))
+        handle_column, address_column = self._key(address, handle)
+        session.add(SignInFailure(handle=handle_column, address=address_column, failed_at=now))
         session.commit()
 
     def succeeded(self, session: Session, address: str, handle: str) -> None:
         session.execute(delete(SignInFailure).where(*self._who(address, handle)))
         session.commit()
 
+    @classmethod
+    def _who(cls, address: str, handle: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        handle_column, address_column = cls._key(address, handle)
+        return SignInFailure.handle == handle_column, SignInFailure.address == address_column
+
     @staticmethod
-    def _who(address: str, handle: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-        return SignInFailure.handle == handle.lower(), SignInFailure.address == address
+    def _key(address: str, handle: str) -> tuple[str, str]:
+        """As stored: whatever was typed, cut to the columns' lengths."""
+        return handle.lower()[:200], address[:100]
