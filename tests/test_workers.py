@@ -113,6 +113,11 @@ def test_connections_are_dealt_to_the_workers_in_turn(demo_copy: Settings) -> No
             for client in clients:
                 client.close()
     assert sorted(served.values()) == [4, 4], served
+    # Stopping kb serve (SIGTERM) stops its workers too.
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in served):
+        assert time.monotonic() < deadline, f"workers {list(served)} outlived kb serve"
+        time.sleep(0.2)
 
 
 def owners_of_connections_to(port: int) -> dict[int, int]:
