@@ -35,8 +35,10 @@ class RoutingAdvice:
     experts: list[Expert]
 
 
-def problem_text(problem: Entry) -> str:
-    return f"{problem.title}\n{problem.body}"
+def problem_query(engine: SearchEngine, problem: Entry) -> str:
+    """A problem as a search query: its title and text, cut to the longest query kb
+    accepts (KB_MAX_QUERY_CHARS), which a long description would otherwise exceed."""
+    return f"{problem.title}\n{problem.body}"[: engine.settings.max_query_chars]
 
 
 def open_load(session: Session) -> dict[str, int]:
@@ -95,7 +97,7 @@ def advise(
     now: datetime | None = None,
 ) -> RoutingAdvice:
     """For an open problem: the closest answered case, and who to ask if it is not close."""
-    results = engine.search(problem_text(problem)[: engine.settings.max_query_chars], limit=10)
+    results = engine.search(problem_query(engine, problem), limit=10)
     best: Entry | None = None
     best_similarity: float | None = None
     for hit in results.hits:
@@ -112,7 +114,7 @@ def advise(
     experts = suggest_people(
         engine,
         session,
-        problem_text(problem),
+        problem_query(engine, problem),
         asker=problem.author,
         community=None,
         limit=limit,
@@ -239,7 +241,7 @@ def decline(
     following = suggest_people(
         engine,
         session,
-        problem_text(problem),
+        problem_query(engine, problem),
         asker=problem.author,
         limit=1,
         exclude=already,

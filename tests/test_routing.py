@@ -123,6 +123,21 @@ def test_a_declined_request_goes_to_the_next_person(app: object) -> None:
     assert successor["person"] != "tomas.novak"
 
 
+def test_a_problem_longer_than_a_query_gets_advice_and_can_be_declined(app: object) -> None:
+    # The problem's text is the query for similar cases and people; past
+    # KB_MAX_QUERY_CHARS (1,000) its page, its advice and a decline answered 400.
+    long = {**LATHE, "body": LATHE["body"] + " The X axis drive faults again." * 60}
+    tomas = SignedIn(app, "tomas.novak")
+    problem = post_problem(tomas, long)
+    assert tomas.client.get(f"/entries/{problem}").status_code == 200
+    advice = tomas.client.get(f"/api/problems/{problem}/advice")
+    assert advice.status_code == 200, advice.text
+    first = advice.json()["experts"]["experts"][0]["id"]
+    routed = tomas.post(f"/api/problems/{problem}/route", {"people": [first]}).json()
+    declined = SignedIn(app, first).post(f"/api/routings/{routed[0]['id']}/decline", {})
+    assert declined.status_code == 200, declined.text
+
+
 def test_passing_on_reaches_the_named_person(app: object) -> None:
     tomas, marta = SignedIn(app, "tomas.novak"), SignedIn(app, "marta.kowalski")
     problem = post_problem(tomas)
