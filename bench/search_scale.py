@@ -153,7 +153,7 @@ def one_client(url: str, queries: list[str], mode: str = "hybrid") -> list[float
     """Each query in turn on one kept-alive connection; the seconds each took.
 
     The standard library's HTTP client: the clients share the 2 cores with the server
-    they measure, and httpx took about 1.1 ms of CPU per request against about 0.4.
+    they measure, and httpx took about 1.1 ms of CPU per request against 0.2 to 0.3.
     """
     address = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=60)

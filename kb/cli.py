@@ -531,15 +531,13 @@ def serve_command(
     `kb user add`. With several workers, settings come from KB_* variables,
     and KB_SECRET_KEY must be set when the workers do not share KB_HOME.
     """
-    from web.workers import default_workers
+    from web.workers import Dealer, default_workers
 
     workers = workers or context.settings.workers or default_workers()
     if workers == 1:
         _serve(context.settings, host, port)
         return
     import uvicorn
-
-    from web.workers import Dealer
 
     context.database.dispose()  # created or checked here once: refuses an old schema
     config = uvicorn.Config(

@@ -124,13 +124,17 @@ class KeywordIndex(Protocol):
         ...
 
 
-class SqliteKeywordIndex:
-    # bm25() column weights: a word in the title says more than one in the body.
-    TITLE_WEIGHT, BODY_WEIGHT, TAGS_WEIGHT = 3.0, 1.0, 2.0
+class _CommonWordsCut:
+    """What both keyword indexes keep for match_terms: the limit and the recent counts."""
 
     def __init__(self, common_entries: int = DEFAULT_COMMON_ENTRIES) -> None:
         self.common_entries = common_entries
         self.word_counts = WordCounts()
+
+
+class SqliteKeywordIndex(_CommonWordsCut):
+    # bm25() column weights: a word in the title says more than one in the body.
+    TITLE_WEIGHT, BODY_WEIGHT, TAGS_WEIGHT = 3.0, 1.0, 2.0
 
     def install(self, connection: Connection) -> None:
         statements = [
@@ -203,7 +207,7 @@ class SqliteKeywordIndex:
         return [(int(entry_id), -float(score)) for entry_id, score in rows.all()]
 
 
-class PostgresKeywordIndex:
+class PostgresKeywordIndex(_CommonWordsCut):
     """A stored generated tsvector column (always current) with a GIN index."""
 
     CONFIG = "english"  # stemming like FTS5's porter tokenizer
@@ -211,10 +215,6 @@ class PostgresKeywordIndex:
     # ts_rank_cd weights in the order {D, C, B, A}: title A 3, tags B 2, body D 1 (as bm25).
     WEIGHTS = "{0.3333, 0.0, 0.6667, 1.0}"
     NORMALIZATION = 1  # divide by 1 + log(length), as bm25 discounts long entries
-
-    def __init__(self, common_entries: int = DEFAULT_COMMON_ENTRIES) -> None:
-        self.common_entries = common_entries
-        self.word_counts = WordCounts()
 
     def install(self, connection: Connection) -> None:
         vector = " || ".join(

@@ -97,7 +97,8 @@ def advise(
     now: datetime | None = None,
 ) -> RoutingAdvice:
     """For an open problem: the closest answered case, and who to ask if it is not close."""
-    results = engine.search(problem_query(engine, problem), limit=10)
+    query = problem_query(engine, problem)
+    results = engine.search(query, limit=10)
     best: Entry | None = None
     best_similarity: float | None = None
     for hit in results.hits:
@@ -114,7 +115,7 @@ def advise(
     experts = suggest_people(
         engine,
         session,
-        problem_query(engine, problem),
+        query,
         asker=problem.author,
         community=None,
         limit=limit,
