@@ -1,6 +1,7 @@
 """The search log behind the tutors' console: what people looked for, whether they found
 it, what they opened, and whether they then had to ask."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -26,8 +27,12 @@ def log_search(
     community: str | None = None,
     person: Person | None = None,
     now: datetime | None = None,
-) -> SearchLog:
-    """Record a search, or the latest state of an Ask draft (one row per draft)."""
+    may_add_row: Callable[[], bool] = lambda: True,
+) -> SearchLog | None:
+    """Record a search, or the latest state of an Ask draft (one row per draft).
+
+    `may_add_row` is asked only when a new row would be written (not when a draft's row
+    is updated); when it says no, nothing is logged and None is returned."""
     moment = now or utcnow()
     entry = None
     if kind == "ask" and visitor:
@@ -43,6 +48,8 @@ def log_search(
             .limit(1)
         )
     if entry is None:
+        if not may_add_row():
+            return None
         entry = SearchLog(kind=kind, visitor=visitor)
         session.add(entry)
     entry.at = moment

@@ -163,6 +163,7 @@ def route_problem(
         person = _person(session, expert.person)
         if person.id in asked or person.id == problem.author_id:
             continue
+        _refuse_unavailable(person)
         created.append(
             _new_routing(session, problem, person, actor, _reasons(expert), note, now=now)
         )
@@ -204,6 +205,14 @@ def _person(session: Session, handle: str) -> Person:
     if person is None:
         raise InvalidContribution(f"nobody is called {handle!r}")
     return person
+
+
+def _refuse_unavailable(person: Person) -> None:
+    """Naming someone by hand does not override their own choice not to be asked."""
+    if person.away:
+        raise InvalidContribution(f"{person.handle} is away and is not being asked for now")
+    if person.routing_opt_out:
+        raise InvalidContribution(f"{person.handle} has opted out of being asked about problems")
 
 
 def _own_active_routing(actor: Person, routing: Routing) -> None:
@@ -282,6 +291,7 @@ def pass_to(
         raise InvalidContribution(f"{other.handle} asked this problem")
     if other.id == actor.id:
         raise InvalidContribution("pass it to someone else")
+    _refuse_unavailable(other)
     if any(
         r.person_id == other.id and r.state in ACTIVE_STATES for r in routings_of(session, problem)
     ):
@@ -311,7 +321,9 @@ def escalate_overdue(
         .join(first_routed, first_routed.c.problem_id == Entry.id)
         .where(Entry.status.in_(UNSOLVED), first_routed.c.first <= cutoff)
     )
-    tutors = [p for p in session.scalars(select(Person)) if Role.TUTOR in (p.roles or [])]
+    tutors = [
+        p for p in session.scalars(select(Person)) if Role.TUTOR in (p.roles or []) and not p.away
+    ]
     escalated = []
     for problem in problems:
         has_solution = session.scalar(

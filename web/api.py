@@ -68,7 +68,10 @@ class SimilarCase(BaseModel):
 
 class SimilarResponse(BaseModel):
     cases: list[SimilarCase]
-    log_id: int = Field(description="Pass as ?s= when opening a case, for the search log.")
+    log_id: int | None = Field(
+        description="Pass as ?s= when opening a case, for the search log (null when this "
+        "lookup was not logged: too many from one visitor or address in a minute)."
+    )
 
 
 @router.post("/similar", response_model=SimilarResponse, tags=["search"])

@@ -14,9 +14,9 @@ from kb import repertoire as kb_repertoire
 from kb.communities import set_membership
 from kb.lifecycle import Action, change_state, require
 from kb.models import Article, Collection, Community, Person
-from web.auth import ApiWriterDep, ReaderDep
+from web.auth import ApiWriterDep, ReaderDep, SignedInDep
 from web.capture import after_saving
-from web.deps import EngineDep, SessionDep, article_or_404, entry_or_404
+from web.deps import EngineDep, RowId, SessionDep, article_or_404, entry_or_404
 from web.schemas import EntryOut, ErrorResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -255,9 +255,10 @@ def api_flag_review(
 
 @router.get("/reviews", response_model=list[QueueItemOut], tags=["repertoire"])
 def api_review_queue(
-    request: Request, _reader: ReaderDep, session: SessionDep, owner: str | None = None
+    request: Request, _signed_in: SignedInDep, session: SessionDep, owner: str | None = None
 ) -> list[QueueItemOut]:
-    """Articles whose review is requested, overdue or due soon, most urgent first."""
+    """Articles whose review is requested, overdue or due soon, most urgent first (signed
+    in, as the Reviews page)."""
     items = kb_repertoire.review_queue(
         session,
         due_within_days=request.app.state.settings.review_due_soon_days,
@@ -270,9 +271,11 @@ def api_review_queue(
 
 
 @router.get("/repertoire/candidates", response_model=CandidatesOut, tags=["repertoire"])
-def api_candidates(_reader: ReaderDep, session: SessionDep) -> CandidatesOut:
+def api_candidates(person: SignedInDep, session: SessionDep) -> CandidatesOut:
     """Solved cases worth promoting (reused or found helpful, no article yet) and
-    near-duplicate solutions worth merging."""
+    near-duplicate solutions worth merging; for knowledge managers, as on the Repertoire
+    page."""
+    require(person, Action.PROMOTE)
     return CandidatesOut(
         cases=[
             CandidateOut(
@@ -322,7 +325,7 @@ def api_new_collection(
 
 
 @router.get("/collections/{collection_id}", response_model=CollectionOut, tags=["repertoire"])
-def api_collection(collection_id: int, _reader: ReaderDep, session: SessionDep) -> CollectionOut:
+def api_collection(collection_id: RowId, _reader: ReaderDep, session: SessionDep) -> CollectionOut:
     collection = session.get(Collection, collection_id)
     if collection is None:
         raise HTTPException(404, f"no collection has the id {collection_id}")

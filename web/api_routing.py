@@ -16,7 +16,7 @@ from search.experts import Expert
 from search.routing import RoutingAdvice
 from web.api_experts import ExpertsResponse
 from web.auth import ApiWriterDep, ReaderDep, SignedInDep
-from web.deps import EngineDep, SessionDep, entry_or_404, routing_or_404
+from web.deps import EngineDep, RowId, SessionDep, entry_or_404, routing_or_404
 from web.schemas import ErrorResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -190,7 +190,7 @@ def api_inbox(person: SignedInDep, session: SessionDep) -> InboxOut:
 
 
 @router.post("/routings/{routing_id}/take", response_model=RoutingOut, tags=["routing"])
-def api_take(routing_id: int, person: ApiWriterDep, session: SessionDep) -> RoutingOut:
+def api_take(routing_id: RowId, person: ApiWriterDep, session: SessionDep) -> RoutingOut:
     """Take the problem: everyone who finds it sees that you are working on it."""
     routing = routing_or_404(session, routing_id)
     kb_routing.take(session, person, routing)
@@ -200,7 +200,7 @@ def api_take(routing_id: int, person: ApiWriterDep, session: SessionDep) -> Rout
 
 @router.post("/routings/{routing_id}/decline", response_model=list[RoutingOut], tags=["routing"])
 def api_decline(
-    routing_id: int,
+    routing_id: RowId,
     payload: DeclineIn,
     person: ApiWriterDep,
     session: SessionDep,
@@ -215,7 +215,7 @@ def api_decline(
 
 @router.post("/routings/{routing_id}/pass", response_model=list[RoutingOut], tags=["routing"])
 def api_pass(
-    request: Request, routing_id: int, payload: PassIn, person: ApiWriterDep, session: SessionDep
+    request: Request, routing_id: RowId, payload: PassIn, person: ApiWriterDep, session: SessionDep
 ) -> list[RoutingOut]:
     """Pass the problem on to someone better placed. Answers with both requests."""
     routing = routing_or_404(session, routing_id)

@@ -23,7 +23,7 @@ from kb.models import Comment, Entry, FeedbackKind, Person
 from kb.search_log import mark_posted
 from web.auth import ApiWriterDep, ReaderDep, ViewerDep, visitor_key
 from web.capture import after_saving
-from web.deps import EngineDep, SessionDep, entry_or_404
+from web.deps import EngineDep, RowId, SessionDep, entry_or_404
 from web.schemas import EntryOut, ErrorResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -267,7 +267,7 @@ def api_add_comment(
     "/comments/{comment_id}/solution", response_model=EntryOut, status_code=201, tags=["discussion"]
 )
 def api_comment_to_solution(
-    comment_id: int, person: ApiWriterDep, session: SessionDep, engine: EngineDep
+    comment_id: RowId, person: ApiWriterDep, session: SessionDep, engine: EngineDep
 ) -> EntryOut:
     """Turn your comment on a problem into a solution of it."""
     comment = session.get(Comment, comment_id)

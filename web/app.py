@@ -36,6 +36,7 @@ from web.deps import EngineDep
 from web.errors import install_error_handlers
 from web.limits import BodySizeLimit
 from web.schemas import Health
+from web.search_logging import SearchLogLimit
 
 # Swagger UI's files as the fastapi-offline package ships them, so /docs works offline.
 # The largest entry is 50,000 characters; 2 MB leaves room for JSON escaping and UTF-8.
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.engine = engine
     app.state.sign_in_throttle = SignInThrottle()
+    app.state.search_log_limit = SearchLogLimit()
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.session_secret(),

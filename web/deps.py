@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Form, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Path, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -35,6 +35,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 EngineDep = Annotated[SearchEngine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 FormText = Annotated[str, Form()]
+# Row ids are 64-bit signed integers in the database: a larger number in a path is refused
+# (422) before it reaches a query, where it would overflow the driver's integer type.
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def entry_or_404(session: Session, external_id: str) -> Entry:

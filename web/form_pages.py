@@ -18,7 +18,7 @@ from kb.models import Comment, Entry, FeedbackKind
 from kb.search_log import mark_posted
 from web.auth import FormWriterDep, SignedInDep, visitor_key
 from web.capture import after_saving
-from web.deps import EngineDep, FormText, SessionDep, entry_or_404
+from web.deps import EngineDep, FormText, RowId, SessionDep, entry_or_404
 from web.pages import capture_context, entry_context
 from web.templating import templates
 
@@ -171,7 +171,7 @@ def post_comment(
 
 @router.post("/comments/{comment_id}/solution")
 def post_comment_to_solution(
-    comment_id: int, person: FormWriterDep, session: SessionDep, engine: EngineDep
+    comment_id: RowId, person: FormWriterDep, session: SessionDep, engine: EngineDep
 ) -> Response:
     comment = session.get(Comment, comment_id)
     if comment is None:

@@ -19,7 +19,7 @@ from search.engine import QueryError
 from search.filters import SearchFilters
 from search.routing import workers_by_external_id
 from web.auth import ViewerDep, require_reader, visitor_key
-from web.deps import EngineDep, SessionDep, entry_or_404
+from web.deps import MAX_ROW_ID, EngineDep, SessionDep, entry_or_404
 from web.repertoire_pages import entry_lifecycle_context
 from web.routing_pages import routing_context
 from web.search_logging import record_search
@@ -115,7 +115,7 @@ def entry_page(
     engine: EngineDep,
     viewer: ViewerDep,
     external_id: str,
-    search_log_id: Annotated[int | None, Query(alias="s")] = None,
+    search_log_id: Annotated[int | None, Query(alias="s", ge=1, le=MAX_ROW_ID)] = None,
 ) -> HTMLResponse:
     entry = entry_or_404(session, external_id)
     if search_log_id is not None:  # opened from a logged search

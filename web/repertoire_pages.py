@@ -14,7 +14,7 @@ from kb.lifecycle import Action, allowed, change_state, require
 from kb.models import Collection, Community, Entry, Person
 from web.auth import FormWriterDep, ReaderDep, SignedInDep
 from web.capture import after_saving
-from web.deps import EngineDep, FormText, SessionDep, article_or_404, entry_or_404
+from web.deps import EngineDep, FormText, RowId, SessionDep, article_or_404, entry_or_404
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -238,7 +238,7 @@ def _booklet_context(collection: Collection) -> dict[str, Any]:
 
 @router.get("/collections/{collection_id}", response_class=HTMLResponse, name="collection_page")
 def collection_page(
-    request: Request, collection_id: int, _reader: ReaderDep, session: SessionDep
+    request: Request, collection_id: RowId, _reader: ReaderDep, session: SessionDep
 ) -> Response:
     context = _booklet_context(_collection(session, collection_id))
     return templates.TemplateResponse(request, "collection.html", context)
@@ -246,7 +246,7 @@ def collection_page(
 
 @router.get("/collections/{collection_id}/booklet.html", response_class=HTMLResponse)
 def booklet_html(
-    request: Request, collection_id: int, _reader: ReaderDep, session: SessionDep
+    request: Request, collection_id: RowId, _reader: ReaderDep, session: SessionDep
 ) -> Response:
     """A standalone page (styles inline, no links to this server) to save, print or mail."""
     collection = _collection(session, collection_id)
@@ -257,7 +257,7 @@ def booklet_html(
 
 
 @router.get("/collections/{collection_id}/booklet.md")
-def booklet_markdown(collection_id: int, _reader: ReaderDep, session: SessionDep) -> Response:
+def booklet_markdown(collection_id: RowId, _reader: ReaderDep, session: SessionDep) -> Response:
     collection = _collection(session, collection_id)
     return PlainTextResponse(
         kb_collections.booklet_markdown(collection),

@@ -12,7 +12,7 @@ from search import routing as kb_routing
 from search.gaps import gaps_assigned_to
 from web.api_routing import chosen_experts
 from web.auth import FormWriterDep, SignedInDep
-from web.deps import EngineDep, FormText, SessionDep, entry_or_404, routing_or_404
+from web.deps import EngineDep, FormText, RowId, SessionDep, entry_or_404, routing_or_404
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -94,7 +94,7 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
 
 
 @router.post("/routings/{routing_id}/take")
-def post_take(routing_id: int, person: FormWriterDep, session: SessionDep) -> Response:
+def post_take(routing_id: RowId, person: FormWriterDep, session: SessionDep) -> Response:
     routing = routing_or_404(session, routing_id)
     kb_routing.take(session, person, routing)
     session.commit()
@@ -104,7 +104,7 @@ def post_take(routing_id: int, person: FormWriterDep, session: SessionDep) -> Re
 @router.post("/routings/{routing_id}/decline")
 def post_decline(
     request: Request,
-    routing_id: int,
+    routing_id: RowId,
     person: FormWriterDep,
     session: SessionDep,
     engine: EngineDep,
@@ -122,7 +122,7 @@ def post_decline(
 @router.post("/routings/{routing_id}/pass")
 def post_pass(
     request: Request,
-    routing_id: int,
+    routing_id: RowId,
     person: FormWriterDep,
     session: SessionDep,
     to: FormText = "",

@@ -31,7 +31,7 @@
       const card = element("article", "case");
       const head = element("h3");
       head.append(element("span", "badge badge-" + item.status, item.status), " ",
-                  link("/entries/" + encodeURIComponent(item.id) + "?s=" + data.log_id, item.title));
+                  link("/entries/" + encodeURIComponent(item.id) + (data.log_id ? "?s=" + data.log_id : ""), item.title));
       card.append(head);
       card.append(element("p", "snippet", item.snippet));
       if (item.accepted_solution) {
