@@ -1,7 +1,8 @@
 """Schemathesis against /openapi.json of a real `kb serve`: no request may cause a 5xx.
 
 Usage: python bench/fuzz_api.py [--max-examples 20] [--seed 1]
-(needs the bench extra: .venv/bin/pip install -e '.[bench]')
+(schemathesis comes with the dev extra; tests/test_fuzz_api.py runs a fixed-seed
+version of this in every test run)
 
 Starts `kb serve` on a private copy of the demo (a fresh `kb demo --no-serve` in a temp
 folder), signs scripts in as the knowledge manager grace.okafor with an API token, runs

@@ -1,7 +1,6 @@
 """The JSON API for the lifecycle and the standard repertoire: state changes,
 articles, reviews, promotion candidates, community members and collections."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
@@ -18,6 +17,7 @@ from web.auth import ApiWriterDep, ReaderDep, SignedInDep
 from web.capture import after_saving
 from web.deps import EngineDep, RowId, SessionDep, article_or_404, entry_or_404
 from web.schemas import EntryOut, ErrorResponse
+from web.timestamps import UtcDateTime
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (401, 403, 404, 422)
@@ -59,7 +59,7 @@ class ArticleOut(BaseModel):
     owner: str
     scope: str | None
     review_interval_days: int
-    next_review_at: datetime
+    next_review_at: UtcDateTime
     review_requested: bool
     review_reason: str
 
@@ -89,7 +89,7 @@ class ReviewIn(BaseModel):
 class QueueItemOut(BaseModel):
     article: ArticleOut
     state: str
-    due_at: datetime
+    due_at: UtcDateTime
 
 
 class FlagReviewIn(BaseModel):

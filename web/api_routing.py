@@ -1,7 +1,6 @@
 """The JSON API for routing: advice on an open problem, asking people, the inbox, and
 taking, declining or passing a request."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
@@ -18,6 +17,7 @@ from web.api_experts import ExpertsResponse
 from web.auth import ApiWriterDep, ReaderDep, SignedInDep
 from web.deps import EngineDep, RowId, SessionDep, entry_or_404, routing_or_404
 from web.schemas import ErrorResponse
+from web.timestamps import UtcDateTime
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (401, 403, 404, 422)
@@ -36,8 +36,8 @@ class RoutingOut(BaseModel):
     escalation: bool
     note: str
     reasons: list[dict[str, object]]
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     read: bool
 
     @classmethod

@@ -5,7 +5,6 @@ API token (`Authorization: Bearer …`, see `kb token create`). Who may do what 
 checked in kb.contributions, on the server, whatever the page shows.
 """
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Request
@@ -25,6 +24,7 @@ from web.auth import ApiWriterDep, ReaderDep, ViewerDep, visitor_key
 from web.capture import after_saving
 from web.deps import EngineDep, RowId, SessionDep, entry_or_404
 from web.schemas import EntryOut, ErrorResponse
+from web.timestamps import UtcDateTime
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (401, 403, 404, 422)
@@ -78,7 +78,7 @@ class CommentOut(BaseModel):
     entry: str
     author: str
     body: str
-    created_at: datetime
+    created_at: UtcDateTime
     solution: str | None
 
     @classmethod
@@ -99,7 +99,7 @@ class RevisionOut(BaseModel):
     body: str
     tags: list[str]
     editor: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class MeOut(BaseModel):
