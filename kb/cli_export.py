@@ -18,9 +18,12 @@ def export_repertoire_command(folder: Path, no_archived: bool) -> None:
     sources, owner, scope, review schedule). `kb import FOLDER` reads them back; the
     source cases must be in the knowledge base it is imported into.
     """
-    from kb.export import export_repertoire
+    from kb.export import ExportRefused, export_repertoire
 
     context = click.get_current_context().find_root().obj
     with context.database.session() as session:
-        written = export_repertoire(session, folder, include_archived=not no_archived)
+        try:
+            written = export_repertoire(session, folder, include_archived=not no_archived)
+        except ExportRefused as error:
+            raise click.ClickException(str(error)) from error
     click.echo(f"Wrote {len(written)} article(s) to {folder}.")

@@ -7,7 +7,12 @@ import yaml
 from sqlalchemy.orm import Session
 
 from kb.models import Article
+from kb.records import ID_RULE, is_valid_id
 from kb.repertoire import SECTIONS, repertoire
+
+
+class ExportRefused(Exception):
+    """An article's file would not be a plain file in the folder; nothing was written."""
 
 
 def article_front_matter(article: Article) -> dict[str, object]:
@@ -31,14 +36,36 @@ def article_front_matter(article: Article) -> dict[str, object]:
 
 
 def export_repertoire(session: Session, folder: Path, include_archived: bool = True) -> list[Path]:
-    """One file per article; the body repeats the sections for people reading the files."""
+    """One file per article; the body repeats the sections for people reading the files.
+
+    Every article's path is checked before the first file is written: an id that is not
+    a plain file name, or a path that resolves outside `folder` (`..`, a symbolic link),
+    refuses the export with ExportRefused naming the id.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    root = folder.resolve()
+    articles = list(repertoire(session, include_archived=include_archived))
+    paths = [_target(root, folder, article.entry.external_id) for article in articles]
     written = []
-    for article in repertoire(session, include_archived=include_archived):
+    for article, path in zip(articles, paths, strict=True):
         front = yaml.safe_dump(
             article_front_matter(article), sort_keys=False, allow_unicode=True, width=100
         )
-        path = folder / f"{article.entry.external_id}.md"
         path.write_text(f"---\n{front}---\n{article.entry.body}\n", encoding="utf-8")
         written.append(path)
     return written
+
+
+def _target(root: Path, folder: Path, external_id: str) -> Path:
+    if not is_valid_id(external_id):
+        raise ExportRefused(
+            f"export refused, nothing was written: the article id {external_id!r} cannot "
+            f"be a file name ({ID_RULE})"
+        )
+    path = folder / f"{external_id}.md"
+    if path.resolve().parent != root:  # defence in depth: a symbolic link, say
+        raise ExportRefused(
+            f"export refused, nothing was written: the file of article {external_id!r} "
+            f"would be {path.resolve()}, outside {root}"
+        )
+    return path

@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -27,6 +27,26 @@ from kb.sources import ImportBatch, ImportRejected, Located, Problem
 LOOKUP_CHUNK = 500
 
 
+@dataclass(frozen=True)
+class RoleChange:
+    """A person whose roles in the import differ from those they have."""
+
+    handle: str
+    roles_before: list[str]
+    roles_in_file: list[str]
+    applied: bool
+
+    def __str__(self) -> str:
+        before = ", ".join(self.roles_before) or "none"
+        in_file = ", ".join(self.roles_in_file) or "none"
+        if self.applied:
+            return f"{self.handle}: roles changed from [{before}] to [{in_file}]"
+        return (
+            f"{self.handle}: roles kept as [{before}]; the file says [{in_file}] "
+            "(import with --update-roles to apply)"
+        )
+
+
 @dataclass
 class ImportSummary:
     created: int = 0
@@ -36,6 +56,7 @@ class ImportSummary:
     communities_created: int = 0
     files: int = 0
     seconds: float = 0.0
+    role_changes: list[RoleChange] = field(default_factory=list)
 
     @property
     def entries(self) -> int:
@@ -47,12 +68,15 @@ def import_batch(
     batch: ImportBatch,
     default_community: str,
     on_progress: Callable[[int], None] | None = None,
+    update_roles: bool = False,
 ) -> ImportSummary:
+    """Write the batch in one transaction. People who exist keep their roles unless
+    `update_roles`; either way, every difference is in `summary.role_changes`."""
     started = time.perf_counter()
     summary = ImportSummary(files=batch.files)
     with database.session() as session, session.begin():
         communities = _upsert_communities(session, batch, summary)
-        people = _upsert_people(session, batch, summary)
+        people = _upsert_people(session, batch, summary, update_roles)
         default_slug = batch.default_community or default_community
         existing = _existing_entries(session, [item.record.id for item in batch.entries])
         _check_references(session, batch, existing)
@@ -227,21 +251,28 @@ def _upsert_communities(
 
 
 def _upsert_people(
-    session: Session, batch: ImportBatch, summary: ImportSummary
+    session: Session, batch: ImportBatch, summary: ImportSummary, update_roles: bool
 ) -> dict[str, Person]:
     people = {p.handle: p for p in session.scalars(select(Person))}
     for item in batch.people:
         record = item.record
+        roles = list(record.roles)
         person = people.get(record.id)
         if person is None:
-            person = Person(handle=record.id, name=record.name)
+            person = Person(handle=record.id, name=record.name, roles=roles)
             session.add(person)
             people[record.id] = person
             summary.people_created += 1
+        elif set(person.roles or []) != set(roles):
+            # An import must not quietly make someone an admin (or take a role away).
+            summary.role_changes.append(
+                RoleChange(person.handle, list(person.roles or []), roles, update_roles)
+            )
+            if update_roles:
+                person.roles = roles
         person.name = record.name
         person.title = record.title
         person.expertise = record.expertise
-        person.roles = list(record.roles)
         person.communities = list(record.communities)
         if record.email:
             person.email = record.email

@@ -1,13 +1,16 @@
 """What an import carries, validated before anything touches the database."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -16,6 +19,28 @@ from kb.models import EntryKind
 
 MAX_BODY_CHARS = 1_000_000
 MAX_TITLE_CHARS = 500
+
+# The one rule for ids: entries' ids, people's handles and community slugs. Each is a
+# single URL path segment (/entries/ID) and a file name (`kb export`, ID.md), so: ASCII
+# letters, digits and . _ - only, starting with a letter or digit (no slash, no leading
+# dot, no spaces), at most MAX_ID_CHARS characters. This module imports only kb.models,
+# so that any part of kb can use the rule.
+MAX_ID_CHARS = 200
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+ID_RULE = (
+    "an id is ASCII letters, digits and . _ - (starting with a letter or digit), "
+    f"at most {MAX_ID_CHARS} characters"
+)
+
+
+def is_valid_id(value: str) -> bool:
+    return len(value) <= MAX_ID_CHARS and ID_PATTERN.fullmatch(value) is not None
+
+
+def checked_id(value: str) -> str:
+    if not is_valid_id(value):
+        raise ValueError(ID_RULE)
+    return value
 
 
 def _parse_datetime(value: Any) -> Any:
@@ -35,7 +60,19 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_parse_datetime)]
-Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]
+# Checked with a message a person can act on; JSON Schema (OpenAPI) states the same rule.
+Identifier = Annotated[
+    str,
+    AfterValidator(checked_id),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_ID_CHARS,
+            "pattern": f"^{ID_PATTERN.pattern}$",
+        }
+    ),
+]
 
 
 class EntryRecord(BaseModel):
@@ -73,7 +110,9 @@ class EntryRecord(BaseModel):
     @field_validator("tags")
     @classmethod
     def _normalise_tags(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(tag.strip().lower() for tag in value if tag.strip()))
+        from kb.contributions import checked_tags  # the API's and the web forms' rule
+
+        return checked_tags(value)
 
     @field_validator("created_at")
     @classmethod
@@ -125,8 +164,15 @@ class PersonRecord(BaseModel):
     title: str = ""
     expertise: str = ""
     roles: list[str] = Field(default_factory=lambda: ["worker"])
-    communities: list[str] = Field(default_factory=list)
+    communities: list[Identifier] = Field(default_factory=list)
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, value: list[str]) -> list[str]:
+        from kb.accounts import parse_role  # the rule of `kb user add --role`
+
+        return list(dict.fromkeys(parse_role(role).value for role in value))
 
 
 class CommunityRecord(BaseModel):

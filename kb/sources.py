@@ -5,6 +5,7 @@ its file and line, and nothing is written.
 """
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -19,6 +20,12 @@ Record = TypeVar("Record", bound=BaseModel)
 ORGANISATION_FILES = {"organisation.yaml", "organization.yaml", "communities.yaml"}
 PEOPLE_FILES = {"people.yaml"}
 SKIPPED_MARKDOWN = {"readme.md"}
+# A record is a few levels deep (an entry's `sections`, a person's `roles`). Far deeper
+# input would exhaust the parsers' recursion, and YAML aliases can make a small file
+# stand for billions of values: both are refused before any record is built.
+MAX_NESTING = 20
+MAX_VALUES = 1_000_000  # per JSON line or YAML document, each use of an alias counted
+TOO_DEEP = f"nested too deeply (more than {MAX_NESTING} levels)"
 
 
 @dataclass(frozen=True)
@@ -117,17 +124,61 @@ def _read_text(file: Path, problems: list[Problem]) -> str | None:
     return text.removeprefix("\ufeff")
 
 
+def _shape_problem(
+    root: Any, children: Callable[[Any], Iterable[Any] | None]
+) -> tuple[Any, str] | None:
+    """(value, reason) if `root` is nested too deeply or holds too many values; None if
+    it is fine. Walks without recursion and stops at the first excess."""
+    stack = [(root, 0)]
+    seen = 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return value, f"too many values (more than {MAX_VALUES:,}, each alias counted)"
+        inner = children(value)
+        if inner is None:
+            continue
+        if depth >= MAX_NESTING:
+            return value, TOO_DEEP
+        stack.extend((child, depth + 1) for child in inner)
+    return None
+
+
+def _json_children(value: Any) -> Iterable[Any] | None:
+    if isinstance(value, dict):
+        return value.values()
+    return value if isinstance(value, list) else None
+
+
+def _node_children(node: Any) -> Iterable[Any] | None:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value  # type: ignore[no-any-return]
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return None
+
+
 def _load_yaml(text: str, file: Path, first_line: int, problems: list[Problem]) -> Any:
     """(data, node) of a YAML document; `first_line` is the file line where it starts."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+        shape = _shape_problem(node, _node_children) if node is not None else None
+        if shape is not None:
+            where, reason = shape
+            problems.append(Problem(Location(file, first_line + where.start_mark.line), reason))
+            return None, None
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = first_line + (mark.line if mark is not None else 0)
         reason = getattr(error, "problem", None) or str(error)
         problems.append(Problem(Location(file, line), f"invalid YAML: {reason}"))
+        return None, None
+    except RecursionError:  # the composer recurses once per level
+        line = first_line + loader.get_mark().line
+        problems.append(Problem(Location(file, line), TOO_DEEP))
         return None, None
     finally:
         loader.dispose()
@@ -217,6 +268,13 @@ def _read_jsonl(file: Path, batch: ImportBatch, problems: list[Problem]) -> None
             problems.append(
                 Problem(Location(file, number), f"invalid JSON: {error.msg} (column {error.colno})")
             )
+            continue
+        except RecursionError:
+            problems.append(Problem(Location(file, number), TOO_DEEP))
+            continue
+        shape = _shape_problem(data, _json_children)
+        if shape is not None:
+            problems.append(Problem(Location(file, number), shape[1]))
             continue
         record = _validate(EntryRecord, data, file, number, {}, problems)
         if record is not None:

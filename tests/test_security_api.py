@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from kb.contributions import MAX_TAGS, MAX_TITLE_CHARS
 from kb.models import Person, SearchLog
 from kb.settings import Settings
 from tests.web_helpers import SignedIn
@@ -128,3 +129,20 @@ def test_an_ask_draft_keeps_updating_its_one_row_past_the_limit(app: object) -> 
         response = worker.post("/api/similar", {"title": text, "body": ""})
         assert response.status_code == 200 and response.json()["log_id"] is not None
     assert logged_rows(app) - before == 1
+
+
+def test_the_openapi_states_the_title_and_tag_limits_the_server_enforces(app: object) -> None:
+    schemas = TestClient(app).get("/openapi.json").json()["components"]["schemas"]  # type: ignore[arg-type]
+    titles = {
+        name: schema["properties"]["title"].get("maxLength")
+        for name, schema in schemas.items()
+        if name in {"EntryIn", "SolutionIn", "EntryEdit", "ArticleIn"}
+    }
+    assert titles and set(titles.values()) == {MAX_TITLE_CHARS}, titles
+    assert schemas["EntryIn"]["properties"]["tags"]["maxItems"] == MAX_TAGS
+
+    worker = SignedIn(app, "tomas.novak")
+    longest = {**PROBLEM, "title": "x" * MAX_TITLE_CHARS}
+    assert worker.post("/api/problems", longest).status_code == 201
+    too_long = worker.post("/api/problems", {**PROBLEM, "title": "x" * (MAX_TITLE_CHARS + 1)})
+    assert too_long.status_code == 422

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from kb import collections as kb_collections
 from kb import repertoire as kb_repertoire
 from kb.communities import set_membership
+from kb.contributions import MAX_TAGS, MAX_TITLE_CHARS
 from kb.lifecycle import Action, change_state, require
 from kb.models import Article, Collection, Community, Person
 from web.auth import ApiWriterDep, ReaderDep, SignedInDep
@@ -32,7 +33,7 @@ class StateIn(BaseModel):
 
 
 class ArticleIn(BaseModel):
-    title: str = Field(max_length=600)
+    title: str = Field(max_length=MAX_TITLE_CHARS)
     sections: dict[str, str] = Field(
         description="problem, context, cause, resolution, applies_when, not_applies_when"
     )
@@ -40,7 +41,7 @@ class ArticleIn(BaseModel):
     owner: str | None = Field(default=None, description="Handle; default: you.")
     scope: str | None = Field(default=None, description="Community slug; none: organisation.")
     review_interval_days: int | None = Field(default=None, ge=1, le=3650)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 class ArticleEdit(BaseModel):

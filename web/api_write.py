@@ -15,6 +15,7 @@ from kb import contributions as kb_write
 from kb.contributions import (
     MAX_BODY_CHARS,
     MAX_COMMENT_CHARS,
+    MAX_TAGS,
     MAX_TITLE_CHARS,
     EntryDraft,
 )
@@ -34,9 +35,9 @@ EntryId = Annotated[str, Path(description="The entry's id, as shown on its page.
 
 
 class EntryIn(BaseModel):
-    title: str = Field(max_length=MAX_TITLE_CHARS * 2)
+    title: str = Field(max_length=MAX_TITLE_CHARS)
     body: str = Field(default="", max_length=MAX_BODY_CHARS)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     community: str | None = Field(
         default=None, description="Community slug; default: the author's first community."
     )
@@ -46,14 +47,14 @@ class EntryIn(BaseModel):
 
 
 class SolutionIn(BaseModel):
-    title: str = Field(default="", max_length=MAX_TITLE_CHARS * 2)
+    title: str = Field(default="", max_length=MAX_TITLE_CHARS)
     body: str = Field(max_length=MAX_BODY_CHARS)
 
 
 class EntryEdit(BaseModel):
-    title: str = Field(max_length=MAX_TITLE_CHARS * 2)
+    title: str = Field(max_length=MAX_TITLE_CHARS)
     body: str = Field(default="", max_length=MAX_BODY_CHARS)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 class FeedbackIn(BaseModel):
