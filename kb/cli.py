@@ -110,8 +110,14 @@ pass_context = click.make_pass_decorator(Context)
     show_default=True,
     help="Embed new and changed entries right after importing.",
 )
+@click.option(
+    "--update-roles",
+    is_flag=True,
+    help="Give people who already exist the roles people.yaml says (e.g. admin). Without "
+    "it their roles are kept, and every difference is listed.",
+)
 @pass_context
-def import_command(context: Context, path: Path, index: bool) -> None:
+def import_command(context: Context, path: Path, index: bool, update_roles: bool) -> None:
     """Import entries from PATH: a corpus folder or a JSONL file.
 
     A folder holds Markdown files with YAML front matter (one entry each),
@@ -121,7 +127,12 @@ def import_command(context: Context, path: Path, index: bool) -> None:
 
     All or nothing: if any file or line is malformed, every problem is listed
     with its file and line and the database is left unchanged. Importing the
-    same ids again updates those entries.
+    same ids again updates those entries. Ids (of entries, people and
+    communities) are ASCII letters, digits and . _ -, starting with a letter or
+    digit.
+
+    People who already exist keep their roles unless --update-roles is given;
+    the roles that differ from people.yaml are listed either way.
     """
     from kb.importer import import_batch
     from kb.sources import read_source
@@ -130,7 +141,11 @@ def import_command(context: Context, path: Path, index: bool) -> None:
         batch = read_source(path)
         with progress_bar("importing", len(batch.entries)) as bar:
             summary = import_batch(
-                context.database, batch, context.settings.default_community, bar.update
+                context.database,
+                batch,
+                context.settings.default_community,
+                bar.update,
+                update_roles=update_roles,
             )
     rate = summary.entries / summary.seconds if summary.seconds else 0.0
     click.echo(
@@ -139,6 +154,11 @@ def import_command(context: Context, path: Path, index: bool) -> None:
         f"{summary.updated} updated, {summary.unchanged} unchanged; "
         f"{summary.people_created} new people, {summary.communities_created} new communities."
     )
+    if summary.role_changes:
+        verb = "changed" if update_roles else "kept (people.yaml differs)"
+        click.echo(f"Roles {verb} for {len(summary.role_changes)} existing people:")
+        for change in summary.role_changes:
+            click.echo(f"  {change}")
     if index:
         _run_reindex(context, full=False)
 
@@ -547,6 +567,7 @@ def serve_command(
         host=host or context.settings.host,
         port=port or context.settings.port,
         log_level="info",
+        **proxy_options(context.settings),  # the workers get them with the config
     )
     Dealer(config, workers).run()
 
@@ -559,7 +580,23 @@ def _serve(settings: Settings, host: str | None, port: int | None, demo_password
     with _clear_errors():
         app = create_app(settings)
     app.state.demo_password = demo_password
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        **proxy_options(settings),
+    )
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """Whose X-Forwarded-For/-Proto uvicorn believes: only KB_FORWARDED_ALLOW_IPS's.
+    uvicorn's own default believes 127.0.0.1, so that anyone on the machine could pose as
+    any address (and get fresh sign-in throttle counts with each)."""
+    allowed = (settings.forwarded_allow_ips or "").strip()
+    if not allowed:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": allowed}
 
 
 # Stated in the README; set only by `kb demo`, only for people who have no password yet.

@@ -9,6 +9,7 @@ from kb.accounts import (
     AccountError,
     Role,
     add_user,
+    canonical_handle,
     create_token,
     list_tokens,
     list_users,
@@ -126,7 +127,7 @@ def token_create(name: str, label: str) -> None:
     from sqlalchemy import select
 
     with _context().database.session() as session:
-        person = session.scalar(select(Person).where(Person.handle == name))
+        person = session.scalar(select(Person).where(Person.handle == canonical_handle(name)))
         if person is None:
             raise click.ClickException(f"nobody is called {name!r}; see `kb user list`")
         token, plain = create_token(session, person, label)

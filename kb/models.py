@@ -82,6 +82,9 @@ class Person(Base):
     # Away people and people who opted out are not suggested for routing.
     away: Mapped[bool] = mapped_column(Boolean, default=False)
     routing_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Raised to end every session of this person (sign-out, password change, "sign out
+    # everywhere"): a session cookie is valid only while it carries the current value.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Entry(Base):

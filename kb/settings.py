@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed (for the client's address and scheme); "
+        "unset or empty (the default) believes none: the client is the connection's peer.",
+    )
     standard_boost: float = Field(
         default=1.3, description="Search score factor for standard-repertoire content."
     )

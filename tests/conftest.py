@@ -200,15 +200,28 @@ def demo_copy(demo_home: Path, tmp_path: Path) -> Settings:
     return make_settings(home)
 
 
-@pytest.fixture
-def demo_people(demo_copy: Settings) -> Settings:
-    """A private copy of the demo in which every demo person can sign in."""
+@pytest.fixture(scope="session")
+def demo_people_home(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The indexed demo in which every demo person can sign in, made once per test session
+    (each person's password is hashed on its own, about 0.17 s each: do not modify)."""
     from kb.accounts import set_password_for_all
     from tests.web_helpers import DEMO_PASSWORD
 
-    database = Database.from_settings(demo_copy)
+    home = tmp_path_factory.mktemp("demo-people") / "kb-home"
+    copy_home(demo_home, home)
+    database = Database.from_settings(make_settings(home))
     with database.session() as session:
         set_password_for_all(session, DEMO_PASSWORD)
         session.commit()
     database.dispose()
-    return demo_copy
+    if TEST_DATABASE_URL:  # demo_people copies this untouched copy (nobody connects to it)
+        _create_database(_template_name(home), template=_database_name(home))
+    return home
+
+
+@pytest.fixture
+def demo_people(demo_people_home: Path, tmp_path: Path) -> Settings:
+    """A private copy of the demo in which every demo person can sign in."""
+    home = tmp_path / "demo-people"
+    copy_home(demo_people_home, home)
+    return make_settings(home)

@@ -252,7 +252,7 @@ def test_community_leaders_manage_only_their_community(app: object) -> None:
 
 
 def test_export_then_import_gives_the_same_articles(
-    app: object, demo_copy: Settings, demo_home: Path, tmp_path: Path
+    app: object, demo_home: Path, tmp_path: Path
 ) -> None:
     grace = SignedIn(app, "grace.okafor")
     first = new_article(grace)

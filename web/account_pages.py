@@ -1,14 +1,23 @@
-"""Signing in and out."""
+"""Signing in and out, the account page, and signing out everywhere (page and API)."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kb.accounts import authenticate
-from web.auth import ViewerDep, check_csrf, sign_in, sign_out
+from kb.accounts import authenticate, end_sessions
+from web.auth import (
+    ApiWriterDep,
+    FormWriterDep,
+    SignedInDep,
+    ViewerDep,
+    check_csrf,
+    sign_in,
+    sign_out,
+)
 from web.deps import FormText, SessionDep
 from web.templating import templates
 
-router = APIRouter(include_in_schema=False)
+# The pages are left out of the API's schema one by one; the API route is in it.
+router = APIRouter()
 
 
 def safe_next(target: str) -> str:
@@ -18,7 +27,7 @@ def safe_next(target: str) -> str:
     return "/"
 
 
-@router.get("/signin", response_class=HTMLResponse, name="signin_page")
+@router.get("/signin", response_class=HTMLResponse, name="signin_page", include_in_schema=False)
 def signin_page(request: Request, viewer: ViewerDep, next: str = "/") -> Response:
     if viewer is not None:
         return RedirectResponse(safe_next(next), status_code=303)
@@ -27,7 +36,7 @@ def signin_page(request: Request, viewer: ViewerDep, next: str = "/") -> Respons
     )
 
 
-@router.post("/signin", response_class=HTMLResponse)
+@router.post("/signin", response_class=HTMLResponse, include_in_schema=False)
 def signin(
     request: Request,
     session: SessionDep,
@@ -41,9 +50,11 @@ def signin(
     address = request.client.host if request.client else "unknown"
     wait = throttle.retry_after(session, address, handle)
     if wait:
-        return _signin_again(
+        response = _signin_again(
             request, handle, next, f"Too many failed attempts. Try again in {wait} seconds.", 429
         )
+        response.headers["Retry-After"] = str(wait)
+        return response
     person = authenticate(session, handle, password)
     if person is None:
         throttle.failed(session, address, handle)
@@ -58,8 +69,37 @@ def _signin_again(request: Request, handle: str, next: str, error: str, status: 
     return templates.TemplateResponse(request, "signin.html", context, status_code=status)
 
 
-@router.post("/signout")
-def signout(request: Request, csrf_token: FormText = "") -> Response:
+@router.post("/signout", include_in_schema=False)
+def signout(request: Request, session: SessionDep, csrf_token: FormText = "") -> Response:
+    """Ends this person's sessions everywhere: a saved copy of the cookie stops working."""
     check_csrf(request, csrf_token)
-    sign_out(request)
+    sign_out(request, session)
     return RedirectResponse("/", status_code=303)
+
+
+@router.get("/account", response_class=HTMLResponse, name="account_page", include_in_schema=False)
+def account_page(request: Request, person: SignedInDep) -> Response:
+    return templates.TemplateResponse(request, "account.html", {"person": person})
+
+
+@router.post("/account/sign-out-everywhere", include_in_schema=False)
+def sign_out_everywhere_form(
+    request: Request, person: FormWriterDep, session: SessionDep
+) -> Response:
+    end_sessions(person)
+    session.commit()
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/api/me/sign-out-everywhere", status_code=204, tags=["accounts"])
+def api_sign_out_everywhere(
+    request: Request, person: ApiWriterDep, session: SessionDep
+) -> Response:
+    """End every signed-in session of the caller, on every device (this one too, when
+    called with the session cookie). API tokens stay valid: `kb token revoke` ends those."""
+    end_sessions(person)
+    session.commit()
+    if not request.state.via_token:
+        request.session.clear()
+    return Response(status_code=204)

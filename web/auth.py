@@ -1,12 +1,14 @@
 """Who is asking: the signed-in person (session cookie) or a script (bearer token).
 
-Pages sign in with a signed, HttpOnly, SameSite=Lax session cookie. Every form POST
-carries a CSRF token tied to the session; JSON writes made with the cookie send the
-same token in the X-CSRF-Token header. Scripts use `Authorization: Bearer <token>`
-and need no CSRF token, since a browser never adds that header by itself.
+Pages sign in with a signed, HttpOnly, SameSite=Lax session cookie that carries the
+person's session generation: raising it (sign-out, a new password, "sign out
+everywhere") ends every session signed in before, so a copied cookie stops working
+too. Every form POST carries a CSRF token tied to the session; JSON writes made with
+the cookie send the same token in the X-CSRF-Token header. Scripts use
+`Authorization: Bearer <token>` and need no CSRF token, since a browser never adds that
+header by itself.
 """
 
-import hashlib
 import hmac
 import secrets
 from datetime import timedelta
@@ -17,7 +19,7 @@ from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from kb.accounts import person_for_token
+from kb.accounts import end_sessions, handle_key, person_for_token
 from kb.models import Person, SignInFailure, utcnow
 from kb.settings import Settings
 from web.deps import SessionDep
@@ -60,18 +62,19 @@ def check_csrf(request: Request, presented: str | None) -> None:
 def sign_in(request: Request, person: Person) -> None:
     request.session.clear()
     request.session["person_id"] = person.id
-    # A password change ends the sessions that were signed in with the old one.
-    request.session["auth"] = _password_marker(person)
+    # Valid until the person's generation is raised (sign-out, new password, everywhere).
+    request.session["generation"] = person.session_generation
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
-def sign_out(request: Request) -> None:
+def sign_out(request: Request, session: Session) -> None:
+    """End this session and every other session of the same person: a cookie saved
+    before signing out (or copied elsewhere) is no longer accepted either."""
+    person = _person_from_cookie(request, session)
+    if person is not None:
+        end_sessions(person)
+        session.commit()
     request.session.clear()
-
-
-def _password_marker(person: Person) -> str:
-    # A digest, not a piece of the hash: the cookie is signed but readable.
-    return hashlib.sha256((person.password_hash or "").encode("utf-8")).hexdigest()[:16]
 
 
 async def current_person(request: Request, session: SessionDep) -> Person | None:
@@ -106,8 +109,9 @@ def _person_from_cookie(request: Request, session: Session) -> Person | None:
     if person_id is None:
         return None
     person = session.get(Person, person_id)
-    if person is None or request.session.get("auth") != _password_marker(person):
-        request.session.clear()
+    generation = request.session.get("generation")
+    if person is None or generation is None or generation != person.session_generation:
+        request.session.clear()  # signed out since, from here or elsewhere
         return None
     return person
 
@@ -157,22 +161,32 @@ FormWriterDep = Annotated[Person, Depends(require_form_writer)]
 
 
 class SignInThrottle:
-    """At most MAX_FAILURES failed sign-ins per name and address in WINDOW, counted in
-    the database (every worker process and machine sees the same count)."""
+    """At most MAX_FAILURES failed sign-ins per name and address in WINDOW, and at most
+    MAX_ACCOUNT_FAILURES per name from all addresses together (so that rotating
+    addresses does not buy more guesses), counted in the database: every worker process
+    and machine sees the same count. Names count by kb.accounts.handle_key, so every
+    spelling that signs in as one person (padded, full-width, other case) counts as one."""
 
     MAX_FAILURES = 5
+    MAX_ACCOUNT_FAILURES = 20
     WINDOW = timedelta(seconds=300)
 
     def retry_after(self, session: Session, address: str, handle: str) -> int:
         """Seconds to wait before the next attempt; 0 when one is allowed now."""
+        this_name, from_this_address = self._who(address, handle)
+        from_here = self._wait(session, self.MAX_FAILURES, this_name, from_this_address)
+        from_anywhere = self._wait(session, self.MAX_ACCOUNT_FAILURES, this_name)
+        return max(from_here, from_anywhere)
+
+    def _wait(self, session: Session, limit: int, *who: ColumnElement[bool]) -> int:
         now = utcnow()
         recent = session.scalars(
             select(SignInFailure.failed_at)
-            .where(*self._who(address, handle), SignInFailure.failed_at > now - self.WINDOW)
+            .where(*who, SignInFailure.failed_at > now - self.WINDOW)
             .order_by(SignInFailure.failed_at.desc())
-            .limit(self.MAX_FAILURES)
+            .limit(limit)
         ).all()
-        if len(recent) < self.MAX_FAILURES:
+        if len(recent) < limit:
             return 0
         return int((recent[-1] + self.WINDOW - now).total_seconds()) + 1
 
@@ -194,5 +208,5 @@ class SignInThrottle:
 
     @staticmethod
     def _key(address: str, handle: str) -> tuple[str, str]:
-        """As stored: whatever was typed, cut to the columns' lengths."""
-        return handle.lower()[:200], address[:100]
+        """As stored: the name's throttle key and the address, cut to the columns' lengths."""
+        return handle_key(handle)[:200], address[:100]
