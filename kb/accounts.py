@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.models import ApiToken, Person, utcnow
+from kb.records import ID_RULE, is_valid_id
 
 
 class Role(StrEnum):
@@ -116,6 +117,8 @@ def add_user(
     person = session.scalar(select(Person).where(Person.handle == handle))
     created = person is None
     if person is None:
+        if not is_valid_id(handle):  # the rule of imported people, so both can be exported
+            raise AccountError(f"{handle!r} cannot be a user name: {ID_RULE}")
         person = Person(handle=handle, name=name or handle, roles=[], communities=[])
         session.add(person)
     elif name:

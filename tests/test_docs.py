@@ -7,6 +7,9 @@ from click.testing import CliRunner
 
 from kb.cli import main
 from kb.settings import settings_reference
+from web.auth import SignInThrottle
+from web.search_logging import SearchLogLimit
+from web.security_headers import SECURITY_HEADERS
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
@@ -33,3 +36,23 @@ def test_every_command_in_the_readme_exists() -> None:
     for command in documented:
         result = CliRunner().invoke(main, [*command.split(), "--help"])
         assert result.exit_code == 0, (command, result.output)
+
+
+def test_security_md_states_the_headers_and_limits_the_code_applies() -> None:
+    security = " ".join((REPO / "SECURITY.md").read_text().split())  # line breaks aside
+    for name, value in SECURITY_HEADERS.items():
+        assert f"`{name}`" in security, name
+        for directive in value.split("; "):
+            # The booklet's style hash changes with its style sheet; the doc names it.
+            shown = directive.split(" 'sha256-")[0]
+            assert shown in security, (name, shown)
+    throttle = SignInThrottle()
+    minutes = int(throttle.WINDOW.total_seconds() // 60)
+    assert (
+        f"After {throttle.MAX_FAILURES} failed sign-ins for one name from one address "
+        f"within {minutes} minutes, or {throttle.MAX_ACCOUNT_FAILURES} for one name"
+    ) in security
+    assert (
+        f"at most {SearchLogLimit.PER_VISITOR} new rows a minute per browser session and "
+        f"{SearchLogLimit.PER_ADDRESS} per client address"
+    ) in security

@@ -256,3 +256,18 @@ def test_yaml_aliases_that_expand_to_millions_of_values_are_refused(
     assert result.exit_code == 1, result.output
     assert "too many values" in result.output
     assert entry_count(database) == 0
+
+
+@pytest.mark.parametrize("handle", ["josé", "a/b", ".hidden", "_x", "two words"])
+def test_kb_user_add_follows_the_id_rule_of_imported_people(
+    settings: Settings, database: Database, handle: str
+) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["user", "add", handle, "--role", "worker"],
+        env=kb_env(settings.home),
+        input="long-enough-password\nlong-enough-password\n",
+    )
+    assert result.exit_code != 0 and "cannot be a user name" in result.output
+    with database.session() as session:
+        assert session.scalar(select(func.count(Person.id))) == 0
