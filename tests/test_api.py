@@ -18,8 +18,9 @@ def client(demo_home: Path) -> Iterator[TestClient]:
 
 
 def test_health(client: TestClient) -> None:
-    body = client.get("/healthz").json()
-    assert body["status"] == "ok" and body["entries"] >= 120 and body["index_vectors"] > 0
+    # Anonymous callers (load balancers) learn that it is up, nothing more; the entry count
+    # and index size are for managers (tests/test_security_http.py).
+    assert client.get("/healthz").json() == {"status": "ok"}
 
 
 def test_what_startup_built_is_left_out_of_full_garbage_collections(demo_home: Path) -> None:

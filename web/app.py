@@ -6,14 +6,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import fastapi_offline
-from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.embedder import embedder_for
+from kb.accounts import Role, has_role
 from kb.database import Database
 from kb.models import Entry
 from kb.settings import Settings
@@ -31,16 +32,20 @@ from web import (
     repertoire_pages,
     routing_pages,
 )
-from web.auth import SignInThrottle
+from web.auth import SignInThrottle, ViewerDep
 from web.deps import EngineDep
 from web.errors import install_error_handlers
 from web.limits import BodySizeLimit
 from web.schemas import Health
 from web.search_logging import SearchLogLimit
+from web.security_headers import SecurityHeaders
 
 # Swagger UI's files as the fastapi-offline package ships them, so /docs works offline.
 # The largest entry is 50,000 characters; 2 MB leaves room for JSON escaping and UTF-8.
 MAX_REQUEST_BYTES = 2_000_000
+# A form's largest text (50,000 characters) percent-encodes to at most 600 KB. Below the
+# 1 MiB at which Starlette's form parser refuses a field with a 400 of its own.
+MAX_FORM_BYTES = 1_000_000
 SWAGGER_UI_FILES = Path(fastapi_offline.__file__).parent / "static"
 
 
@@ -85,7 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES, max_form_bytes=MAX_FORM_BYTES)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: on the 413 as well
     install_error_handlers(app)
     # /static/docs first: the /static mount would otherwise answer for it with a 404.
     app.mount("/static/docs", StaticFiles(directory=SWAGGER_UI_FILES), name="docs_static")
@@ -103,17 +110,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(repertoire_pages.router)
 
     @app.get("/docs", include_in_schema=False)
-    def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="kb API",
-            swagger_js_url="/static/docs/swagger-ui-bundle.js",
-            swagger_css_url="/static/docs/swagger-ui.css",
-            swagger_favicon_url="/static/docs/favicon.png",
-        )
+    def swagger_ui(request: Request) -> Response:
+        # Our own page rather than fastapi's get_swagger_ui_html, whose inline <script>
+        # the Content-Security-Policy refuses: it starts Swagger UI from a file instead.
+        from web.templating import templates
 
-    @app.get("/healthz", response_model=Health, tags=["operations"])
-    def healthz(engine: EngineDep) -> Health:
+        return templates.TemplateResponse(request, "docs.html", {"openapi_url": app.openapi_url})
+
+    @app.get(
+        "/healthz", response_model=Health, response_model_exclude_none=True, tags=["operations"]
+    )
+    def healthz(engine: EngineDep, viewer: ViewerDep) -> Health:
+        """`{"status": "ok"}` for anyone (load balancers); the entry count, index size and
+        model only for an admin or knowledge manager (signed in, or by their API token)."""
+        if viewer is None or not has_role(viewer, Role.KNOWLEDGE_MANAGER):
+            return Health(status="ok")
         with engine.database.session() as session:
             entries = session.scalar(select(func.count(Entry.id))) or 0
         return Health(
@@ -124,3 +135,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     return app
+
+
+class HeadAsGet:
+    """HEAD is answered as GET without the body: the routes are declared for GET only,
+    which fastapi would otherwise answer with a 405 for HEAD (HEAD / included)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            elif message["type"] == "http.response.pathsend":  # a file, sent by the server
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)

@@ -2,42 +2,69 @@
 
 import json
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 
 
 class BodySizeLimit:
-    """Checks Content-Length, and counts the bytes of bodies sent without one."""
+    """Checks Content-Length, and counts the bytes of bodies sent without one.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Forms get a limit of their own, max_form_bytes: Starlette's form parser refuses a field
+    over 1 MiB with a 400 of its own, so ours has to come first to answer with the 413."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_form_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_form_bytes = max_form_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        headers = dict(scope["headers"])
+        is_form = headers.get(b"content-type", b"").lower().startswith(FORM_TYPES)
+        max_bytes = self.max_form_bytes if is_form else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(send, max_bytes)
             return
+        # A body sent without Content-Length (chunked) is refused as soon as it grows too
+        # large, from inside receive: the 413 goes out there and then, since the form and
+        # JSON parsers turn any error while reading into a 400 of their own. Whatever the
+        # app sends after that is dropped.
         received = 0
+        refused = False
+        started = False
 
-        async def counting_receive() -> dict[str, object]:
-            nonlocal received
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                raise BodyTooLarge()
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
+                    refused = True
+                    if not started:
+                        await self._refuse(send, max_bytes)
                     raise BodyTooLarge()
-            return dict(message)
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
         try:
-            await self.app(scope, counting_receive, send)
+            await self.app(scope, counting_receive, guarded_send)
         except BodyTooLarge:
-            await self._refuse(send)
+            pass  # answered above (a response the app had already started is cut short)
 
-    async def _refuse(self, send: Send) -> None:
-        message = f"the request body is too large: at most {self.max_bytes:,} bytes"
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
+        message = f"the request body is too large: at most {max_bytes:,} bytes"
         body = json.dumps(
             {"error": {"status": 413, "code": "too_large", "message": message, "details": None}}
         ).encode()
