@@ -14,7 +14,8 @@ from kb.settings import Settings
 from tests.web_helpers import SignedIn
 from web.app import create_app
 
-HUGE = str(2**63)  # one past the largest 64-bit row id
+HUGE = str(2**63)  # one past the largest 64-bit integer
+BEYOND_INTEGER = str(2**31)  # one past PostgreSQL's INTEGER, the type of every row id
 PROBLEM = {
     "title": "Our lathe halts with a drive alarm once it has warmed up",
     "body": "Cold in the morning it runs fine; after an hour the X axis drive faults.",
@@ -39,10 +40,12 @@ def app(demo_people: Settings) -> Iterator[object]:
         ("GET", f"/collections/{HUGE}"),
         ("GET", f"/collections/{HUGE}/booklet.md"),
         ("GET", f"/api/collections/{-1}"),
+        ("GET", f"/api/collections/{BEYOND_INTEGER}"),
+        ("POST", f"/api/routings/{BEYOND_INTEGER}/take"),
         ("GET", f"/entries/MNT-P-001?s={HUGE}"),
     ],
 )
-def test_an_id_beyond_64_bits_is_refused_not_a_server_error(
+def test_an_id_beyond_the_id_columns_is_refused_not_a_server_error(
     app: object, method: str, path: str
 ) -> None:
     grace = SignedIn(app, "grace.okafor")

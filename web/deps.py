@@ -35,9 +35,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 EngineDep = Annotated[SearchEngine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 FormText = Annotated[str, Form()]
-# Row ids are 64-bit signed integers in the database: a larger number in a path is refused
-# (422) before it reaches a query, where it would overflow the driver's integer type.
-MAX_ROW_ID = 2**63 - 1
+# Row ids are INTEGER columns: 32-bit on PostgreSQL (64-bit on SQLite). A larger number in
+# a path is refused (422) before it reaches a query, where it would overflow the column's
+# or the driver's integer type.
+MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
