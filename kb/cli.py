@@ -441,6 +441,8 @@ def experts_command(
             click.style(f"{number:>3}. {expert.name} ({expert.person})", bold=True)
             + f"  score {expert.score:.4f}"
         )
+        if expert.explanations:
+            click.echo(f"     {'; '.join(expert.explanations)}")
         for reason in expert.reasons[:REASONS_SHOWN]:
             click.echo(
                 f"     {reason.role} {reason.entry_id} on {reason.case_id}: "
@@ -473,8 +475,11 @@ def remove_command(context: Context, ids: tuple[str, ...]) -> None:
 def status_command(context: Context, as_json: bool) -> None:
     """Show what is in the database and the index."""
     from kb.status import collect_status
+    from search.learned_routing import routing_status
 
     status = collect_status(context.settings, context.database)
+    with context.database.session() as session:
+        status["routing"] = routing_status(context.settings.home, session).reason
     if as_json:
         click.echo(json.dumps(status, indent=2, default=str))
         return

@@ -110,7 +110,7 @@ def eval_experts(
         started = time.perf_counter()
         with context.database.session() as session:
             history = history_of(engine, session)
-            status = routing_status(engine, session)
+            status = routing_status(context.settings.home, session)
             model, model_source = status.model, "stored"
             if model is None and status.solved_problems >= 2:
                 # No stored model: learn one from this knowledge base's own history (the

@@ -141,8 +141,13 @@ class History:
     mark_dates: dict[str, list[datetime]]
     # all solution dates with their author, in date order (for the most active solvers)
     all_solutions: list[tuple[datetime, str]]
-    # the date of the newest entry: the knowledge base's own clock
-    newest: datetime | None = None
+    # the dates of every entry, in order: the knowledge base's own clock
+    post_dates: list[datetime] = field(default_factory=list)
+
+    def newest_before(self, moment: datetime) -> datetime | None:
+        """The date of the newest entry before the moment (never a later one)."""
+        position = bisect.bisect_left(self.post_dates, moment)
+        return self.post_dates[position - 1] if position else None
 
     @property
     def solved_problems(self) -> int:
@@ -240,7 +245,7 @@ def load_history(session: Session) -> History:
         routings=dict(routings),
         mark_dates=dict(mark_dates),
         all_solutions=all_solutions,
-        newest=max((post.created_at for post in posts.values()), default=None),
+        post_dates=sorted(post.created_at for post in posts.values()),
     )
 
 
@@ -264,6 +269,8 @@ class Candidate:
     best_tag: tuple[str, int, int] | None = None
     solved_30d: int = 0
     declared: list[str] = field(default_factory=list)
+    # per similar case they solved (entry id): the id of their solution
+    solutions: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -344,13 +351,14 @@ def build_pool(
     # Recent activity is counted back from the problem's moment or, if the knowledge base
     # has seen nothing since some earlier date, from that date: "active lately" means
     # lately in what kb knows (a live knowledge base's newest entry is about now).
-    newest = history.newest
+    newest = history.newest_before(moment)
     clock = min(moment, newest + timedelta(seconds=1)) if newest else moment
     skipped = set(exclude)
     if query.asker:
         skipped.add(query.asker)
     cases = similar_cases(engine, history, query)
     per_person: dict[str, list[tuple[CaseEvidence, bool]]] = defaultdict(list)
+    written: dict[tuple[str, int], str] = {}  # (person, case) -> their solution's id
     formula: dict[str, float] = defaultdict(float)
     for evidence in cases.values():
         strongest: dict[str, Post] = {}
@@ -362,6 +370,7 @@ def build_pool(
                 strongest[solution.author] = solution
         for person, solution in strongest.items():
             per_person[person].append((evidence, solution.accepted))
+            written[(person, evidence.entry_id)] = solution.external_id
             formula[person] += _formula_evidence(evidence, solution, clock)
     # Solvers in the problem's tags, best first.
     tag_counts: Counter[str] = Counter()
@@ -382,6 +391,9 @@ def build_pool(
             _candidate(history, query, clock, person, per_person.get(person, []), query_words, load)
         )
         candidates[-1].features["formula"] = math.log1p(100 * formula.get(person, 0.0))
+        candidates[-1].solutions = {
+            case.entry_id: written[(person, case.entry_id)] for case, _ in candidates[-1].cases
+        }
     for name in RELATIVE:
         top = max((math.expm1(c.features[name]) for c in candidates), default=0.0)
         for candidate in candidates:

@@ -50,7 +50,8 @@ class RoutingModel:
     features: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
     version: int = MODEL_VERSION
     trained_at: str = ""
-    trained_on: int = 0  # replayed problems
+    trained_on: int = 0  # replayed problems it learned from
+    solved_problems: int = 0  # solved problems in the knowledge base when it was trained
     history_to: str = ""  # the newest problem it learned from
     figures: dict[str, float] = field(default_factory=dict)  # on its own newest history
 

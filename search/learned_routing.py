@@ -37,6 +37,7 @@ from search.expert_model import (
 from search.experts import Expert, ExpertScoring, Reason, Role
 
 LOAD_PENALTY = ExpertScoring().load_penalty
+STALE_GROWTH = 1.5  # a model is stale once the solved problems grew by half since training
 
 
 class HistoryCache:
@@ -70,8 +71,9 @@ _caches: dict[str, HistoryCache] = {}
 _models: dict[Path, tuple[float, RoutingModel | None]] = {}
 
 
-def history_of(engine: SearchEngine, session: Session) -> History:
-    cache = _caches.setdefault(str(engine.database.engine.url), HistoryCache())
+def history_of(engine: SearchEngine | None, session: Session) -> History:
+    """The history of the session's database (engine is accepted for symmetry only)."""
+    cache = _caches.setdefault(str(session.get_bind().engine.url), HistoryCache())
     return cache.get(session)
 
 
@@ -97,11 +99,13 @@ class RoutingStatus:
     model: RoutingModel | None
     learned: bool
     reason: str
+    stale: bool = False
 
 
-def routing_status(engine: SearchEngine, session: Session) -> RoutingStatus:
-    history = history_of(engine, session)
-    model = stored_model(engine.settings.home)
+def routing_status(home: Path, session: Session) -> RoutingStatus:
+    """Learned or formula ranking, and why; needs no index or model of embeddings."""
+    history = history_of(None, session)
+    model = stored_model(home)
     solved = history.solved_problems
     if solved < MIN_SOLVED_PROBLEMS:
         reason = (
@@ -121,12 +125,18 @@ def routing_status(engine: SearchEngine, session: Session) -> RoutingStatus:
         f"{int(model.figures.get('held_out_problems', 0))}, most solutions "
         f"{model.figures.get('popularity_MRR', 0):.3f})"
     )
-    return RoutingStatus(solved, model, True, reason)
+    stale = solved > STALE_GROWTH * max(model.solved_problems, 1)
+    if stale:
+        reason += (
+            f"; {solved} solved problems now against {model.solved_problems} then: "
+            "run `kb tune routing` again"
+        )
+    return RoutingStatus(solved, model, True, reason, stale)
 
 
 def learned_model_for(engine: SearchEngine, session: Session) -> RoutingModel | None:
     """The model to rank with, or None for the formula (cold start or no model)."""
-    status = routing_status(engine, session)
+    status = routing_status(engine.settings.home, session)
     return status.model if status.learned else None
 
 
@@ -173,7 +183,9 @@ def tune_routing(
             f"too little history to learn from: {len(groups)} solved problems with a "
             "solver seen before"
         )
-    return train(history, groups, now=now)
+    model = train(history, groups, now=now)
+    model.solved_problems = history.solved_problems
+    return model
 
 
 def learned_experts(
@@ -214,7 +226,7 @@ def learned_experts(
                 case_id=case.case_id,
                 title=titles.get(case.entry_id, ""),
                 role=Role.ACCEPTED_SOLUTION if accepted else Role.SOLUTION,
-                entry_id=case.case_id,
+                entry_id=candidate.solutions.get(case.entry_id, case.case_id),
                 similarity=round(max(case.dense, 0.0), 4),
                 evidence=max(case.dense, case.keyword),
             )
