@@ -133,6 +133,8 @@ class History:
     accepted_dates: dict[str, list[datetime]]
     # per (person, tag): dates of their solutions to problems with that tag
     tag_dates: dict[tuple[str, str], list[datetime]]
+    # per tag: the people who solved problems with it
+    tag_people: dict[str, set[str]]
     # per problem: its solutions
     solutions_of: dict[int, list[Post]]
     # per person: (created_at, updated_at, final state) of routings to them
@@ -241,12 +243,20 @@ def load_history(session: Session) -> History:
             h: [s.created_at for s in items if s.accepted] for h, items in solved.items()
         },
         tag_dates=dict(tag_dates),
+        tag_people=_people_per_tag(tag_dates),
         solutions_of=dict(solutions_of),
         routings=dict(routings),
         mark_dates=dict(mark_dates),
         all_solutions=all_solutions,
         post_dates=sorted(post.created_at for post in posts.values()),
     )
+
+
+def _people_per_tag(tag_dates: dict[tuple[str, str], list[datetime]]) -> dict[str, set[str]]:
+    people: dict[str, set[str]] = defaultdict(set)
+    for person, tag in tag_dates:
+        people[tag].add(person)
+    return dict(people)
 
 
 @dataclass
@@ -375,9 +385,9 @@ def build_pool(
     # Solvers in the problem's tags, best first.
     tag_counts: Counter[str] = Counter()
     if query.tags:
-        for (person, tag), dates in history.tag_dates.items():
-            if tag in query.tags:
-                tag_counts[person] += _count(dates, None, moment)
+        for tag in set(query.tags):
+            for person in history.tag_people.get(tag, ()):
+                tag_counts[person] += _count(history.tag_dates[(person, tag)], None, moment)
     pool: list[str] = list(per_person)
     pool += [person for person, count in tag_counts.most_common(POOL_TAG_PEOPLE) if count]
     pool += _most_active(history, moment, None, POOL_ACTIVE)
@@ -484,7 +494,11 @@ def vector(candidate: Candidate, names: Sequence[str] = FEATURES) -> list[float]
     return [candidate.features[name] for name in names]
 
 
-def replay_problems(history: History) -> Iterable[Post]:
-    """Past problems that got at least one solution, oldest first (the training set)."""
+MAX_REPLAY = 5000  # newest solved problems replayed for training (bounds `kb tune routing`)
+
+
+def replay_problems(history: History, limit: int = MAX_REPLAY) -> Iterable[Post]:
+    """Past problems that got at least one solution, oldest first (the training set):
+    the newest `limit` of them."""
     problems = [history.posts[pid] for pid in history.solutions_of]
-    return sorted(problems, key=lambda post: post.created_at)
+    return sorted(problems, key=lambda post: post.created_at)[-limit:]
