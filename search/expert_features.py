@@ -17,7 +17,7 @@ import bisect
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -145,6 +145,9 @@ class History:
     all_solutions: list[tuple[datetime, str]]
     # the dates of every entry, in order: the knowledge base's own clock
     post_dates: list[datetime] = field(default_factory=list)
+    # (start, end, n) over all_solutions -> the n most active solvers (suggesting asks
+    # the same windows again and again until a solution is added or ages out)
+    most_active_cache: dict[tuple[int, int, int], list[str]] = field(default_factory=dict)
 
     def newest_before(self, moment: datetime) -> datetime | None:
         """The date of the newest entry before the moment (never a later one)."""
@@ -340,8 +343,15 @@ def _count(dates: list[datetime] | None, start: datetime | None, end: datetime) 
 def _most_active(history: History, moment: datetime, since: datetime | None, n: int) -> list[str]:
     end = bisect.bisect_left(history.all_solutions, (moment, ""))
     start = bisect.bisect_left(history.all_solutions, (since, "")) if since else 0
-    counts = Counter(author for _, author in history.all_solutions[start:end])
-    return [person for person, _ in counts.most_common(n)]
+    key = (start, end, n)
+    found = history.most_active_cache.get(key)
+    if found is None:
+        counts = Counter(author for _, author in history.all_solutions[start:end])
+        found = [person for person, _ in counts.most_common(n)]
+        if len(history.most_active_cache) > 64:  # replaying: every problem has its own
+            history.most_active_cache.clear()
+        history.most_active_cache[key] = found
+    return found
 
 
 def build_pool(
@@ -497,8 +507,8 @@ def vector(candidate: Candidate, names: Sequence[str] = FEATURES) -> list[float]
 MAX_REPLAY = 5000  # newest solved problems replayed for training (bounds `kb tune routing`)
 
 
-def replay_problems(history: History, limit: int = MAX_REPLAY) -> Iterable[Post]:
+def replay_problems(history: History, limit: int | None = None) -> list[Post]:
     """Past problems that got at least one solution, oldest first (the training set):
-    the newest `limit` of them."""
+    the newest `limit` (default MAX_REPLAY) of them."""
     problems = [history.posts[pid] for pid in history.solutions_of]
-    return sorted(problems, key=lambda post: post.created_at)[-limit:]
+    return sorted(problems, key=lambda post: post.created_at)[-(limit or MAX_REPLAY) :]

@@ -8,6 +8,7 @@ retrievals, a pool and a dot product.
 
 import math
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb.models import Entry, Feedback, Routing, utcnow
+from kb.models import Entry, Feedback, IndexState, Routing, utcnow
 from search.engine import SearchEngine
 from search.expert_features import (
     Candidate,
@@ -24,6 +25,7 @@ from search.expert_features import (
     ProblemQuery,
     build_pool,
     load_history,
+    replay_problems,
 )
 from search.expert_model import (
     MIN_SOLVED_PROBLEMS,
@@ -37,33 +39,34 @@ from search.expert_model import (
 from search.experts import Expert, ExpertScoring, Reason, Role
 
 LOAD_PENALTY = ExpertScoring().load_penalty
+REFRESH_SECONDS = 60.0  # the history is re-read at least this often
 STALE_GROWTH = 1.5  # a model is stale once the solved problems grew by half since training
 
 
 class HistoryCache:
-    """The history of one database, reloaded when entries, routings or marks change."""
+    """The history of one database, re-read when an entry, routing or mark is added or
+    a vector changes (cheap checks on primary keys and the index generation), and at
+    least every REFRESH_SECONDS for changes in place (an accepted solution)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple[object, ...] | None = None
+        self._read_at = 0.0
         self._history: History | None = None
 
     def get(self, session: Session) -> History:
         key = (
-            tuple(
-                session.execute(
-                    select(func.count(Entry.id), func.max(Entry.id), func.max(Entry.updated_at))
-                ).one()
-            )
-            + tuple(
-                session.execute(select(func.count(Routing.id), func.max(Routing.updated_at))).one()
-            )
-            + tuple(session.execute(select(func.count(Feedback.id))).one())
+            session.scalar(select(func.max(Entry.id))),
+            session.scalar(select(IndexState.generation).where(IndexState.id == 1)),
+            session.scalar(select(func.max(Routing.id))),
+            session.scalar(select(func.max(Feedback.id))),
         )
         with self._lock:
-            if self._history is None or key != self._key:
+            fresh = time.monotonic() - self._read_at < REFRESH_SECONDS
+            if self._history is None or key != self._key or not fresh:
                 self._history = load_history(session)
                 self._key = key
+                self._read_at = time.monotonic()
             return self._history
 
 
@@ -154,7 +157,8 @@ def replay_groups(
     on_progress: Callable[[], None] | None = None,
 ) -> list[Group]:
     """The training set: every solved past problem's pool as of its own date."""
-    texts = problem_texts(session, list(history.solutions_of), engine.settings.max_query_chars)
+    replayed = [problem.entry_id for problem in replay_problems(history)]
+    texts = problem_texts(session, replayed, engine.settings.max_query_chars)
 
     def pool_for(problem_id: int) -> list[Candidate]:
         problem = history.posts[problem_id]
