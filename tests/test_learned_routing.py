@@ -239,3 +239,25 @@ def test_explanations_name_the_strongest_reasons_in_words() -> None:
         weights=[-2.0, 1.0, 0.5], means=[0.0] * 3, scales=[1.0] * 3, features=names
     )
     assert not any("tagged" in text for text in explain(against, candidate))
+
+
+def test_the_web_app_suggests_with_the_stored_model_on_the_demo(
+    demo_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    use_home(monkeypatch, demo_copy.home)
+    tuned = CliRunner().invoke(main, ["tune", "routing"])
+    assert tuned.exit_code == 0, tuned.output
+    assert (demo_copy.home / "routing-model.json").exists()
+    status = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
+    assert status["routing"].startswith("learned model trained")
+    with TestClient(create_app(demo_copy)) as client:
+        # The Ask page's people (the API it calls) and an open problem's page.
+        body = client.get("/api/experts", params={"q": TOOL_CHANGER, "limit": 3}).json()
+        assert body["experts"] and all(expert["explanations"] for expert in body["experts"])
+        page = client.get("/entries/MNT-P-016")
+        assert page.status_code == 200
+        assert 'class="why"' in page.text
