@@ -1,7 +1,5 @@
 """The JSON shapes of the API, kept apart from the database models."""
 
-from datetime import datetime
-
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -9,6 +7,7 @@ from kb import browse
 from kb.contributions import feedback_counts
 from kb.models import Entry
 from search.engine import SearchHit, SearchResults
+from web.timestamps import UtcDateTime
 
 
 class SnippetOut(BaseModel):
@@ -30,7 +29,7 @@ class HitOut(BaseModel):
     community: str
     author: str
     tags: list[str]
-    created_at: datetime
+    created_at: UtcDateTime
     score: float
     dense_score: float | None
     keyword_score: float | None
@@ -108,8 +107,8 @@ class EntryOut(BaseModel):
     tags: list[str]
     author: str
     community: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     solves: str | None
     accepted: bool
     solutions: list[str]
