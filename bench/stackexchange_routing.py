@@ -3,7 +3,9 @@
 For each site (beer, matheducators) the questions posted before the cutoff are
 imported as problems and their answers as solutions (`solves` = the answer's
 question, `accepted` and `author` kept) into a fresh KB_HOME through `kb import`;
-then `kb eval --task experts` ranks people for every later question.
+`kb tune routing` learns from that corpus side only (replaying its own questions in
+time order); then `kb eval --task experts` ranks people for every later question with
+the learned model, the formula, most-answers popularity and BM25 voting, in one run.
 
 --tune also searches a small grid of scoring parameters, in process, on both
 sites together (the data has no dev/test split, and a constant tuned on one
@@ -190,19 +192,37 @@ def main() -> None:
                     f"{site}: imported and indexed {posts} posts in "
                     f"{time.perf_counter() - import_started:.1f} s"
                 )
+            tune_started = time.perf_counter()
+            tuned = kb_json(home, "tune", "routing")
+            print(
+                f"{site}: kb tune routing in {time.perf_counter() - tune_started:.1f} s, "
+                f"{tuned['trained_on']} problems; on its own newest history {tuned['figures']}"
+            )
+            print(f"{site}: weights {tuned['weights']}")
             eval_started = time.perf_counter()
             results[site] = evaluate_site(home, data)
             results[site]["seconds"] = time.perf_counter() - eval_started
         print(f"\nStack Exchange expert finding; machine: {machine()}")
         print(f"{'site':<14} {'system':<32} {'MRR':>6} {'P@1':>6} {'Hit@5':>6} {'nDCG@10':>8}")
         for site, metrics in results.items():
-            print(
-                f"{site:<14} {'kb experts (' + str(metrics['queries']) + ' queries)':<32} "
-                f"{metrics['MRR']:>6.3f} {metrics['P@1']:>6.3f} {metrics['Hit@5']:>6.3f} "
-                f"{metrics['nDCG@10']:>8.3f}"
-            )
+            label = f"{site} ({metrics['queries']} q)"
+            for method, figures in metrics["methods"].items():
+                print(
+                    f"{label:<14} {method:<32} {figures['MRR']:>6.3f} {figures['P@1']:>6.3f} "
+                    f"{figures['Hit@5']:>6.3f} {figures['nDCG@10']:>8.3f}"
+                )
+                label = ""
             for name, (mrr, p1, hit5) in REFERENCE[site].items():
                 print(f"{'':<14} {'ref: ' + name:<32} {mrr:>6.3f} {p1:>6.3f} {hit5:>6.3f}")
+            for name, figures in metrics["mrr_differences"].items():
+                print(
+                    f"{'':<14} {name}: MRR {figures['MRR']:+.3f} "
+                    f"(95% bootstrap {figures['low']:+.3f} to {figures['high']:+.3f})"
+                )
+            print(
+                f"{'':<14} ceiling {metrics['ceiling']} of {metrics['queries']} queries; "
+                f"pool recall {metrics['pool_recall']:.3f}; model {metrics['model']}"
+            )
             print(f"{'':<14} eval took {metrics['seconds']:.1f} s")
         if args.tune:
             tune(homes)

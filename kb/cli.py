@@ -413,38 +413,9 @@ def _eval_experts(
     run_out: Path | None,
     as_json: bool,
 ) -> None:
-    from search.evaluation import evaluate_experts, load_qrels, load_queries
-    from search.experts import ExpertScoring, gather_evidence, rank_experts
+    from kb.cli_tune import eval_experts
 
-    scoring = ExpertScoring()
-    max_chars = context.settings.max_query_chars
-    with _clear_errors():
-        query_list = load_queries(queries)
-        judgements = load_qrels(qrels)
-        engine = context.engine()
-        run: dict[str, list[str]] = {}
-        lines: list[str] = []
-        started = time.perf_counter()
-        with progress_bar("querying", len(query_list), "queries") as bar:
-            for query in query_list:
-                cases = gather_evidence(engine, query.text[:max_chars], cases=scoring.cases)
-                experts = rank_experts(cases, scoring, limit=limit, now=query.date)
-                run[query.id] = [expert.person for expert in experts]
-                lines.extend(
-                    f"{query.id}\t{expert.person}\t{rank}\t{expert.score:.6f}"
-                    for rank, expert in enumerate(experts, start=1)
-                )
-                bar.update(1)
-        seconds = time.perf_counter() - started
-    metrics = evaluate_experts(run, judgements, [q.id for q in query_list])
-    if run_out:
-        run_out.write_text("\n".join(lines) + "\n")
-    if as_json:
-        click.echo(json.dumps({"queries": len(query_list), "task": "experts", **metrics}, indent=2))
-        return
-    click.echo(f"{len(query_list)} queries, task experts, {seconds:.1f} s")
-    for name, value in metrics.items():
-        click.echo(f"{name:<10} {value:.4f}")
+    eval_experts(context, queries, qrels, limit, run_out, as_json)
 
 
 REASONS_SHOWN = 3  # per person in the text output; --json has them all
@@ -490,6 +461,8 @@ def experts_command(
             click.style(f"{number:>3}. {expert.name} ({expert.person})", bold=True)
             + f"  score {expert.score:.4f}"
         )
+        if expert.explanations:
+            click.echo(f"     {'; '.join(expert.explanations)}")
         for reason in expert.reasons[:REASONS_SHOWN]:
             click.echo(
                 f"     {reason.role} {reason.entry_id} on {reason.case_id}: "
@@ -522,8 +495,11 @@ def remove_command(context: Context, ids: tuple[str, ...]) -> None:
 def status_command(context: Context, as_json: bool) -> None:
     """Show what is in the database and the index."""
     from kb.status import collect_status
+    from search.learned_routing import routing_status
 
     status = collect_status(context.settings, context.database)
+    with context.database.session() as session:
+        status["routing"] = routing_status(context.settings.home, session).reason
     if as_json:
         click.echo(json.dumps(status, indent=2, default=str))
         return
@@ -649,6 +625,7 @@ def _register_commands() -> None:
     from kb.cli_export import export_group
     from kb.cli_report import report_command
     from kb.cli_routing import escalate_command
+    from kb.cli_tune import tune_group
 
     main.add_command(report_command)
     main.add_command(export_group)
@@ -656,6 +633,7 @@ def _register_commands() -> None:
     main.add_command(token_group)
     main.add_command(escalate_command)
     main.add_command(db_group)
+    main.add_command(tune_group)
     main.add_command(doctor_command)
     main.add_command(backup_command)
     main.add_command(restore_command)

@@ -73,11 +73,16 @@ def doctor_command(context: Context, fix: bool) -> None:
     (embedding only what needs it).
     """
     from kb.doctor import diagnose, repair
+    from search.learned_routing import routing_status
 
     with _clear_errors():
         findings = diagnose(context.settings, context.database)
+        with context.database.session() as session:
+            routing = routing_status(context.settings.home, session)
     for finding in findings:
         click.echo(f"✗ {finding.check}: {finding.problem}")
+    # Not a fault: which ranking suggests people, and whether to retrain it.
+    click.echo(f"{'!' if routing.stale else 'i'} routing: {routing.reason}")
     if not findings:
         click.echo("✓ the database, the vectors, the keyword index and the index agree.")
         return

@@ -24,6 +24,8 @@ class EvalQuery:
     # When the question was asked, if the file says (`date`): expert finding
     # measures recency from it.
     date: datetime | None = None
+    # The question's own tags, if the file says (`tags`): learned routing's tag features.
+    tags: tuple[str, ...] = ()
 
 
 def load_queries(path: Path) -> list[EvalQuery]:
@@ -38,7 +40,8 @@ def load_queries(path: Path) -> list[EvalQuery]:
                 part for part in (data.get("title"), data.get("body")) if part
             )
             date = _naive_utc(data["date"]) if data.get("date") else None
-            queries.append(EvalQuery(str(data["id"]), str(text), date))
+            tags = tuple(str(tag) for tag in data.get("tags") or ())
+            queries.append(EvalQuery(str(data["id"]), str(text), date, tags))
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError, ValueError) as error:
             problems.append(Problem(Location(path, number), f"not a query {{id, text}}: {error}"))
     if problems:
@@ -175,3 +178,36 @@ def evaluate_experts(run: Run, qrels: Qrels, query_ids: Iterable[str]) -> dict[s
         totals["Hit@5"] += hit_at(ranking, relevant, 5)
         totals["nDCG@10"] += ndcg(ranking, judgements, 10)
     return {name: (value / len(ids) if ids else 0.0) for name, value in totals.items()}
+
+
+def per_query_reciprocal_ranks(run: Run, qrels: Qrels, query_ids: Iterable[str]) -> list[float]:
+    """Each query's reciprocal rank of its best-graded person (for bootstrap intervals)."""
+    ranks = []
+    for query_id in query_ids:
+        judgements = qrels.get(query_id, {})
+        top_grade = max(judgements.values(), default=0)
+        best = {p for p, grade in judgements.items() if grade > 0 and grade == top_grade}
+        ranks.append(reciprocal_rank(run.get(query_id, []), best))
+    return ranks
+
+
+def bootstrap_difference(
+    first: list[float], second: list[float], resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of first - second over queries, with a 95% percentile bootstrap interval."""
+    import random
+
+    differences = [a - b for a, b in zip(first, second, strict=True)]
+    if not differences:
+        return 0.0, 0.0, 0.0
+    generator = random.Random(seed)
+    count = len(differences)
+    means = sorted(
+        sum(differences[generator.randrange(count)] for _ in range(count)) / count
+        for _ in range(resamples)
+    )
+    return (
+        sum(differences) / count,
+        means[int(0.025 * resamples)],
+        means[int(0.975 * resamples) - 1],
+    )

@@ -112,6 +112,8 @@ class Expert:
     score: float
     open_routed: int = 0
     reasons: list[Reason] = field(default_factory=list)
+    # The strongest reasons in words, strongest first.
+    explanations: list[str] = field(default_factory=list)
 
 
 def gather_evidence(
@@ -226,8 +228,27 @@ def rank_experts(
         expert.open_routed = load.get(expert.person, 0)
         expert.score /= 1.0 + scoring.load_penalty * expert.open_routed
         expert.reasons.sort(key=lambda reason: reason.evidence, reverse=True)
+        expert.explanations = explain_cases(expert.reasons)
     ranked = sorted(experts.values(), key=lambda expert: (-expert.score, expert.person))
     return ranked[:limit]
+
+
+def explain_cases(reasons: list[Reason]) -> list[str]:
+    """What the formula rests on, in words: the similar cases and the person's part."""
+    accepted = sum(1 for reason in reasons if reason.role == Role.ACCEPTED_SOLUTION)
+    solved = sum(1 for reason in reasons if reason.role == Role.SOLUTION)
+    practices = sum(1 for reason in reasons if reason.role == Role.PRACTICE)
+    phrases = []
+    for count, what in (
+        (accepted, "accepted on {n} {case} like this one"),
+        (solved, "solved {n} other {case} like this one"),
+        (practices, "wrote {n} good {practice} like this one"),
+    ):
+        if count:
+            case = "case" if count == 1 else "cases"
+            practice = "practice" if count == 1 else "practices"
+            phrases.append(what.format(n=count, case=case, practice=practice))
+    return phrases
 
 
 def case_similarity(case: Case, scoring: ExpertScoring) -> float:

@@ -8,6 +8,7 @@ community's tutors. Every function takes `now`, so time can be set in tests.
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +20,9 @@ from kb.contributions import InvalidContribution, NotAllowed
 from kb.models import Entry, EntryKind, EntryStatus, Person, Routing, RoutingState, utcnow
 from kb.problems import refresh_problem_status
 from search.engine import SearchEngine
+from search.expert_features import ProblemQuery
 from search.experts import Expert, find_experts
+from search.learned_routing import learned_experts, learned_model_for
 
 ACTIVE_STATES = (RoutingState.ASKED, RoutingState.TAKEN)
 UNSOLVED = (EntryStatus.OPEN, EntryStatus.IN_PROGRESS)
@@ -70,11 +73,35 @@ def suggest_people(
     limit: int = 3,
     exclude: set[str] | None = None,
     now: datetime | None = None,
+    tags: Sequence[str] = (),
 ) -> list[Expert]:
-    """The people to ask, with reasons; never the asker, nobody away or opted out."""
+    """The people to ask, with reasons; never the asker, nobody away or opted out.
+
+    With a stored routing model (`kb tune routing`) and enough history, the learned
+    model ranks them; otherwise (cold start, no model, or one community asked for)
+    the explained formula of search.experts does.
+    """
     excluded = set(exclude or ())
     if asker is not None:
         excluded.add(asker.handle)
+    model = learned_model_for(engine, session) if community is None else None
+    if model is not None:
+        query = ProblemQuery(
+            text[: engine.settings.max_query_chars],
+            now or utcnow(),
+            tuple(tags),
+            asker=asker.handle if asker is not None else None,
+        )
+        return learned_experts(
+            engine,
+            session,
+            model,
+            query,
+            limit=limit,
+            load=open_load(session),
+            exclude=excluded,
+            unavailable=unavailable_people(session),
+        )
     return find_experts(
         engine,
         text,
@@ -121,6 +148,7 @@ def advise(
         limit=limit,
         exclude=already,
         now=now,
+        tags=problem.tags or (),
     )
     should_route = problem.status in UNSOLVED and (
         best_similarity is None or best_similarity < threshold
@@ -256,6 +284,7 @@ def decline(
         limit=1,
         exclude=already,
         now=now,
+        tags=problem.tags or (),
     )
     if not following:
         return None

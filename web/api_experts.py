@@ -33,6 +33,8 @@ class ExpertOut(BaseModel):
     score: float
     url: str
     reasons: list[ReasonOut]
+    # The strongest reasons in words, e.g. "solved 9 problems tagged `x` in the last 90 days".
+    explanations: list[str] = []
 
 
 class ExpertsResponse(BaseModel):
@@ -64,6 +66,7 @@ class ExpertsResponse(BaseModel):
                         )
                         for reason in expert.reasons
                     ],
+                    explanations=expert.explanations,
                 )
                 for expert in experts
             ],

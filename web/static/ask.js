@@ -60,7 +60,8 @@
     for (const expert of data.experts) {
       const line = element("p", "expert");
       line.append(link(expert.url, expert.name), " ");
-      const why = element("span", "meta", "solved ");
+      const words = (expert.explanations || []).slice(0, 2).join("; ");
+      const why = element("span", "meta", words ? words + (expert.reasons.length ? " · solved " : "") : "solved ");
       expert.reasons.slice(0, 2).forEach(function (reason, index) {
         if (index) why.append("; ");
         why.append(link(reason.url, reason.title), " (" + reason.role + ")");
