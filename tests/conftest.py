@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from indexer.embedder import Embedder, embedder_for
 from indexer.pipeline import reindex
@@ -217,6 +218,17 @@ def demo_people_home(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) 
     if TEST_DATABASE_URL:  # demo_people copies this untouched copy (nobody connects to it)
         _create_database(_template_name(home), template=_database_name(home))
     return home
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for a test module's browser tests."""
+    from tests.web_helpers import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture

@@ -5,42 +5,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from kb.accounts import set_password_for_all
-from kb.database import Database
-from tests.conftest import copy_home, make_settings
+from tests.conftest import copy_home
 from tests.web_helpers import DEMO_PASSWORD, running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-
 
 @pytest.fixture(scope="module")
-def base_url(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def base_url(demo_people_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("browser") / "kb-home"
-    copy_home(demo_home, home)
-    database = Database.from_settings(make_settings(home))
-    with database.session() as session:
-        set_password_for_all(session, DEMO_PASSWORD)
-        session.commit()
-    database.dispose()
+    copy_home(demo_people_home, home)
     with running_server(home, KB_PUBLIC_READ="1") as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -156,37 +157,29 @@ def test_cold_start_keeps_the_explained_formula_and_says_so(
     assert result.exit_code == 0 and "cold start" in result.output
 
 
-def test_the_stored_model_is_used_in_a_fresh_process(tmp_path: Path, embedder: Embedder) -> None:
-    settings = _small_kb(tmp_path, embedder, problems=MIN_SOLVED_PROBLEMS + 10)
-    environment = {**kb_env(settings.home), "HF_HUB_OFFLINE": "1"}
-    tuned = subprocess.run(
-        [sys.executable, "-m", "kb", "tune", "routing", "--json"],
+def kb_json(environment: dict[str, str], *arguments: str) -> Any:
+    """`kb ARGUMENTS` in a process of its own; its JSON output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "kb", *arguments],
         env=environment,
         capture_output=True,
         text=True,
         check=True,
     )
-    summary = json.loads(tuned.stdout)
+    return json.loads(done.stdout)
+
+
+def test_the_stored_model_is_used_in_a_fresh_process(tmp_path: Path, embedder: Embedder) -> None:
+    settings = _small_kb(tmp_path, embedder, problems=MIN_SOLVED_PROBLEMS + 10)
+    environment = {**kb_env(settings.home), "HF_HUB_OFFLINE": "1"}
+    summary = kb_json(environment, "tune", "routing", "--json")
     assert summary["trained_on"] > 0 and "MRR" in summary["figures"]
     stored = load_model(settings.home)
     assert stored is not None and stored.trained_at == summary["trained_at"]
     # Another process reads the file and ranks with it (the status says so).
-    status = subprocess.run(
-        [sys.executable, "-m", "kb", "status", "--json"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(status.stdout)["routing"].startswith("learned model trained")
-    experts = subprocess.run(
-        [sys.executable, "-m", "kb", "experts", "pump seal leaks", "--json"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    people = json.loads(experts.stdout)["experts"]
+    status = kb_json(environment, "status", "--json")
+    assert status["routing"].startswith("learned model trained")
+    people = kb_json(environment, "experts", "pump seal leaks", "--json")["experts"]
     assert people and all(person["explanations"] for person in people)
     assert "asker" not in {person["id"] for person in people}
     # A model file for other features is refused, and the formula ranks again.

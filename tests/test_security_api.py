@@ -11,16 +11,13 @@ from sqlalchemy import func, select
 from kb.contributions import MAX_TAGS, MAX_TITLE_CHARS
 from kb.models import Person, SearchLog
 from kb.settings import Settings
+from tests.test_routing import LATHE
 from tests.web_helpers import SignedIn
 from web.app import create_app
 
 HUGE = str(2**63)  # one past the largest 64-bit integer
 BEYOND_INTEGER = str(2**31)  # one past PostgreSQL's INTEGER, the type of every row id
-PROBLEM = {
-    "title": "Our lathe halts with a drive alarm once it has warmed up",
-    "body": "Cold in the morning it runs fine; after an hour the X axis drive faults.",
-    "community": "maintenance",
-}
+PROBLEM = LATHE
 
 
 @pytest.fixture

@@ -25,14 +25,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from markdown_it import MarkdownIt
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from kb.accounts import create_token, set_password_for_all
+from kb.accounts import create_token
 from kb.database import Database
 from kb.models import Person
 from kb.settings import Settings
 from tests.conftest import CORPUS, REPO, copy_home, make_settings
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.web_helpers import DEMO_PASSWORD, SignedIn, running_server
 from web import charts
 from web.app import create_app
@@ -60,15 +59,10 @@ def client(demo_home: Path) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="module")
-def server(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(demo_people_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`kb serve` on a private copy of the demo in which everyone can sign in."""
     home = tmp_path_factory.mktemp("security-http") / "kb-home"
-    copy_home(demo_home, home)
-    database = Database.from_settings(make_settings(home))
-    with database.session() as session:
-        set_password_for_all(session, DEMO_PASSWORD)
-        session.commit()
-    database.dispose()
+    copy_home(demo_people_home, home)
     with running_server(home, KB_PUBLIC_READ="1") as base:
         yield base
 
@@ -155,14 +149,6 @@ def test_the_413_of_the_real_server_carries_the_headers_too(server: str) -> None
     status, headers, body = raw_request(server, "/api/problems", declared=10_000_000)
     assert status == 413 and body["error"]["code"] == "too_large"
     assert_security_headers(headers, "413")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 RECORD_VIOLATIONS = """

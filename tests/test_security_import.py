@@ -17,6 +17,7 @@ from kb.database import Database
 from kb.models import Entry, Person
 from kb.settings import Settings
 from tests.conftest import CORPUS, import_path, kb_env
+from tests.test_import import write_jsonl
 
 PROBLEM = {
     "id": "P-1",
@@ -34,11 +35,6 @@ ARTICLE = {
     "sections": {"problem": "The pump cavitates.", "resolution": "Raise the level."},
     "sources": ["P-1"],
 }
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    return path
 
 
 def kb(settings: Settings, *args: str) -> Result:

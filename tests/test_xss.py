@@ -10,12 +10,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from kb.accounts import set_password_for_all
-from kb.database import Database
-from tests.conftest import copy_home, kb_env, make_settings
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import copy_home, kb_env
 from tests.web_helpers import DEMO_PASSWORD, running_server
 
 MARK = "window.__pwned=1"
@@ -34,14 +31,11 @@ ALL = "\n\n".join(PAYLOADS)
 
 
 @pytest.fixture(scope="module")
-def server(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def server(
+    demo_people_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
     home = tmp_path_factory.mktemp("xss") / "kb-home"
-    copy_home(demo_home, home)
-    database = Database.from_settings(make_settings(home))
-    with database.session() as session:
-        set_password_for_all(session, DEMO_PASSWORD)
-        session.commit()
-    database.dispose()
+    copy_home(demo_people_home, home)
     env = kb_env(home)
     name = f"Mallory {PAYLOADS[1]}"
     result = subprocess.run(
@@ -53,14 +47,6 @@ def server(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     assert result.returncode == 0, result.stderr
     with running_server(home, KB_PUBLIC_READ="1") as base:
         yield base, home
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def signed_in(browser: Browser, base: str, handle: str) -> tuple[Page, list[str]]:

@@ -19,6 +19,15 @@ from httpx import Response
 from tests.conftest import kb_env
 
 DEMO_PASSWORD = "brightwater-demo"
+# Debian's chromium, as the probe of these machines starts it (never `playwright install`).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

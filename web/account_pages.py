@@ -84,11 +84,9 @@ def account_page(request: Request, person: SignedInDep) -> Response:
 
 @router.post("/account/sign-out-everywhere", include_in_schema=False)
 def sign_out_everywhere_form(
-    request: Request, person: FormWriterDep, session: SessionDep
+    request: Request, _person: FormWriterDep, session: SessionDep
 ) -> Response:
-    end_sessions(person)
-    session.commit()
-    request.session.clear()
+    sign_out(request, session)  # signing out already ends the sessions on every device
     return RedirectResponse("/", status_code=303)
 
 
