@@ -42,8 +42,8 @@ from common import REPO, kb, machine  # noqa: E402
 from sqlalchemy import select, update  # noqa: E402
 
 from indexer.embedder import embedder_for  # noqa: E402
-from indexer.pipeline import bump_generation  # noqa: E402
 from kb.database import Database  # noqa: E402
+from kb.index_state import bump_generation  # noqa: E402
 from kb.models import Entry, Passage  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 from web.workers import default_workers  # noqa: E402

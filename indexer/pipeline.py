@@ -11,21 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from indexer.embedder import Embedder
 from indexer.passages import PassageSplitter
 from indexer.vector_index import IndexParams, VectorIndex, passage_key, read_meta
 from kb.database import Database
-from kb.models import Entry, IndexChange, IndexState, Passage
+from kb.index_state import bump_generation
+from kb.models import Entry, IndexState, Passage
 from kb.settings import Settings
 
 ENTRIES_PER_BATCH = 1024
 VECTORS_PER_READ = 20_000
 # Generations the change log keeps (a batch of `kb reindex` is one, a web edit another):
 # a server further behind, which catches up every second, rebuilds its whole index.
-CHANGES_KEPT = 1_000
 
 
 @dataclass
@@ -86,34 +86,6 @@ def embed_and_store(
     session.execute(insert(Passage), rows)
     bump_generation(session, embedder.model_id, entry_ids)
     return results
-
-
-def bump_generation(session: Session, model_id: str, entry_ids: Iterable[int]) -> int:
-    """A new index generation, at which the vectors of these entries changed (caller commits)."""
-    session.execute(
-        update(IndexState)
-        .where(IndexState.id == 1)
-        .values(generation=IndexState.generation + 1, model=model_id)
-    )
-    generation = session.scalar(select(IndexState.generation).where(IndexState.id == 1)) or 0
-    changes = [{"generation": generation, "entry_id": entry_id} for entry_id in set(entry_ids)]
-    if changes:
-        session.execute(insert(IndexChange), changes)
-    session.execute(delete(IndexChange).where(IndexChange.generation <= generation - CHANGES_KEPT))
-    return generation
-
-
-def changed_since(session: Session, generation: int, current: int) -> list[int] | None:
-    """The entries whose vectors changed after `generation`, up to `current`; None when
-    the change log no longer covers every generation in between."""
-    rows = session.execute(
-        select(IndexChange.generation, IndexChange.entry_id).where(
-            IndexChange.generation > generation, IndexChange.generation <= current
-        )
-    ).all()
-    if len({row.generation for row in rows}) != current - generation:
-        return None
-    return sorted({row.entry_id for row in rows})
 
 
 def stored_vectors_of(

@@ -10,8 +10,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.ids import ID_RULE, is_valid_id
 from kb.models import ApiToken, Person, utcnow
-from kb.records import ID_RULE, is_valid_id
+from kb.writes import write
 
 
 class Role(StrEnum):
@@ -98,7 +99,8 @@ def authenticate(session: Session, handle: str, password: str) -> Person | None:
     except (VerificationError, InvalidHashError):
         return None
     if _hasher.check_needs_rehash(person.password_hash):
-        person.password_hash = _hasher.hash(password)
+        with write(session):
+            person.password_hash = _hasher.hash(password)
     return person
 
 
@@ -108,28 +110,39 @@ def add_user(
     roles: list[Role],
     password: str | None,
     name: str | None = None,
+    email: str | None = None,
 ) -> tuple[Person, bool]:
     """Create a person, or give an existing one (for example an imported author) the roles
     and password. Returns the person and whether they were created."""
+    if email is not None and ("@" not in email or any(c.isspace() for c in email)):
+        raise AccountError(f"{email!r} is not an e-mail address")
     handle = canonical_handle(handle)
     if not handle or any(_is_padding(c) or c == "/" for c in handle):
         raise AccountError(f"{handle!r} cannot be a user name: no spaces or slashes")
     person = session.scalar(select(Person).where(Person.handle == handle))
     created = person is None
-    if person is None:
-        if not is_valid_id(handle):  # the rule of imported people, so both can be exported
-            raise AccountError(f"{handle!r} cannot be a user name: {ID_RULE}")
-        person = Person(handle=handle, name=name or handle, roles=[], communities=[])
-        session.add(person)
-    elif name:
-        person.name = name
-    person.roles = sorted({*(person.roles or []), *(role.value for role in roles)})
-    if password is not None:
-        person.password_hash = hash_password(password)
-        if not created:
-            end_sessions(person)  # a new password ends the sessions signed in with the old
-    session.flush()
+    if person is None and not is_valid_id(handle):  # imported people's rule: both export
+        raise AccountError(f"{handle!r} cannot be a user name: {ID_RULE}")
+    with write(session):
+        if person is None:
+            person = Person(handle=handle, name=name or handle, roles=[], communities=[])
+            session.add(person)
+        elif name:
+            person.name = name
+        person.roles = sorted({*(person.roles or []), *(role.value for role in roles)})
+        if email is not None:
+            person.email = email
+        if password is not None:
+            person.password_hash = hash_password(password)
+            if not created:
+                end_sessions(person)  # a new password ends the sessions signed in with it
+        session.flush()
     return person, created
+
+
+def sign_out_everywhere(session: Session, person: Person) -> None:
+    with write(session):
+        end_sessions(person)
 
 
 def end_sessions(person: Person) -> None:
@@ -145,8 +158,9 @@ def set_password_for_all(session: Session, password: str) -> int:
     hashed with a salt of their own: no two people share a hash, and a hash cracked or
     copied says nothing about anyone else's. About 0.15 s per person (argon2)."""
     people = list(session.scalars(select(Person).where(Person.password_hash.is_(None))))
-    for person in people:
-        person.password_hash = hash_password(password)
+    with write(session):
+        for person in people:
+            person.password_hash = hash_password(password)
     return len(people)
 
 
@@ -166,9 +180,10 @@ def _token_hash(token: str) -> str:
 def create_token(session: Session, person: Person, label: str = "") -> tuple[ApiToken, str]:
     """A new token; the plain text is returned once and never stored."""
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(person_id=person.id, label=label, token_hash=_token_hash(plain))
-    session.add(token)
-    session.flush()
+    with write(session):
+        token = ApiToken(person_id=person.id, label=label, token_hash=_token_hash(plain))
+        session.add(token)
+        session.flush()
     return token, plain
 
 
@@ -176,7 +191,8 @@ def person_for_token(session: Session, plain: str) -> Person | None:
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(plain)))
     if token is None or token.revoked_at is not None:
         return None
-    token.last_used_at = utcnow()
+    with write(session):  # `kb token list` shows when each was last used
+        token.last_used_at = utcnow()
     return token.person
 
 
@@ -184,7 +200,8 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None:
         raise AccountError(f"no token has the id {token_id}")
-    token.revoked_at = token.revoked_at or utcnow()
+    with write(session):
+        token.revoked_at = token.revoked_at or utcnow()
     return token
 
 

@@ -3,9 +3,10 @@ and questions for discussion; exported as Markdown here and as HTML by the web a
 
 from sqlalchemy.orm import Session
 
-from kb.contributions import InvalidContribution
-from kb.lifecycle import Action, require
+from kb.errors import InvalidContribution
 from kb.models import Collection, CollectionItem, Entry, EntryStatus, Person
+from kb.permissions import Action, require
+from kb.writes import write
 
 MAX_ITEMS = 100
 
@@ -32,18 +33,19 @@ def create_collection(
     ]
     if hidden:
         raise InvalidContribution(f"draft or archived entries cannot go in: {', '.join(hidden)}")
-    collection = Collection(
-        title=title,
-        introduction=introduction.replace("\r\n", "\n").strip(),
-        questions=[" ".join(q.split()) for q in questions if q.strip()],
-        owner_id=actor.id,
-    )
-    collection.items = [
-        CollectionItem(position=position, entry_id=entry.id)
-        for position, entry in enumerate(dict.fromkeys(entries))
-    ]
-    session.add(collection)
-    session.flush()
+    with write(session):
+        collection = Collection(
+            title=title,
+            introduction=introduction.replace("\r\n", "\n").strip(),
+            questions=[" ".join(q.split()) for q in questions if q.strip()],
+            owner_id=actor.id,
+        )
+        collection.items = [
+            CollectionItem(position=position, entry_id=entry.id)
+            for position, entry in enumerate(dict.fromkeys(entries))
+        ]
+        session.add(collection)
+        session.flush()
     return collection
 
 

@@ -3,9 +3,10 @@
 from sqlalchemy.orm import Session
 
 from kb.accounts import Role
-from kb.contributions import NotAllowed
-from kb.lifecycle import Action, allowed, roles_of
+from kb.errors import NotAllowed
 from kb.models import Community, Person
+from kb.permissions import Action, allowed, roles_of
+from kb.writes import write
 
 
 def may_manage(person: Person, community: Community) -> bool:
@@ -21,5 +22,6 @@ def set_membership(
         raise NotAllowed(
             f"only a community leader of {community.name}, or an admin, can manage its members"
         )
-    slugs = [slug for slug in person.communities or [] if slug != community.slug]
-    person.communities = [*slugs, community.slug] if member else slugs
+    with write(session):
+        slugs = [slug for slug in person.communities or [] if slug != community.slug]
+        person.communities = [*slugs, community.slug] if member else slugs

@@ -1,20 +1,23 @@
 """What signed-in people write: problems, solutions, practices, comments, acceptance,
 reuse and feedback, and edits with every revision kept.
 
-Each function checks the rules (who may do it, and whether it makes sense) and raises
-NotAllowed or InvalidContribution with a reason a person can act on. The caller commits,
-then makes new or edited entries searchable.
+Each write checks the rules (who may do it, and whether it makes sense) and raises
+NotAllowed or InvalidContribution with a reason a person can act on; then it saves in
+one transaction (kb.writes) and announces what changed: a new or edited entry becomes
+searchable through the announcement's subscribers, not through its caller.
 """
 
 import re
 import secrets
 from collections import Counter
-from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.accounts import Role, has_role
+from kb.announcements import EntrySaved
+from kb.entry_schema import MAX_COMMENT_CHARS, MIN_FLAG_REASON_CHARS, EntryDraft
+from kb.errors import InvalidContribution, NotAllowed
 from kb.models import (
     Comment,
     Community,
@@ -30,83 +33,28 @@ from kb.models import (
     utcnow,
 )
 from kb.problems import refresh_problem_status
-
-MAX_TITLE_CHARS = 300
-MAX_BODY_CHARS = 50_000
-MAX_COMMENT_CHARS = 10_000
-MAX_TAGS = 10
-MAX_TAG_CHARS = 40
-MIN_FLAG_REASON_CHARS = 3
-TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9+#._-]*$")
-
-
-class InvalidContribution(ValueError):
-    """The content cannot be saved as it is; the message says what to change."""
-
-
-class NotAllowed(PermissionError):
-    """This person may not do this; the message says who may."""
-
-
-@dataclass
-class EntryDraft:
-    """Title, body and tags as a person typed them, checked and tidied by `checked()`."""
-
-    title: str
-    body: str = ""
-    tags: list[str] = field(default_factory=list)
-
-    def checked(self, body_required: bool = False) -> "EntryDraft":
-        title = " ".join(self.title.split())
-        body = self.body.replace("\r\n", "\n").strip()
-        if not title:
-            raise InvalidContribution("the title is empty: say in a few words what it is about")
-        if len(title) > MAX_TITLE_CHARS:
-            raise InvalidContribution(
-                f"the title has {len(title)} characters; keep it under {MAX_TITLE_CHARS}"
-            )
-        if body_required and not body:
-            raise InvalidContribution("the text is empty: write what you did and why it works")
-        if len(body) > MAX_BODY_CHARS:
-            raise InvalidContribution(
-                f"the text has {len(body):,} characters; the limit is {MAX_BODY_CHARS:,}"
-            )
-        if "\x00" in title or "\x00" in body:
-            raise InvalidContribution("the text contains a NUL character")
-        return EntryDraft(title, body, checked_tags(self.tags))
-
-
-def checked_tags(tags: list[str]) -> list[str]:
-    tidy: list[str] = []
-    for raw in tags:
-        tag = raw.strip().lower().replace(" ", "-")
-        if not tag or tag in tidy:
-            continue
-        if len(tag) > MAX_TAG_CHARS or not TAG_PATTERN.match(tag):
-            raise InvalidContribution(
-                f"the tag {raw!r} is not usable: lower-case letters, digits and - . _ + #, "
-                f"at most {MAX_TAG_CHARS} characters"
-            )
-        tidy.append(tag)
-    if len(tidy) > MAX_TAGS:
-        raise InvalidContribution(f"{len(tidy)} tags given; at most {MAX_TAGS}")
-    return tidy
-
-
-def parse_tags(text: str) -> list[str]:
-    """Tags as typed in a form: separated by commas or spaces."""
-    return [part for part in re.split(r"[,\s]+", text) if part]
-
+from kb.reviews import request_reviews_citing
+from kb.search_log import mark_posted
+from kb.writes import announce, write
 
 # -- creating entries ------------------------------------------------------------------
 
 
 def ask_problem(
-    session: Session, author: Person, draft: EntryDraft, community_slug: str | None
+    session: Session,
+    author: Person,
+    draft: EntryDraft,
+    community_slug: str | None,
+    searched_as: str | None = None,
 ) -> Entry:
+    """`searched_as`: the visitor whose searches led here, so that the search log
+    counts them as answered by asking (not as knowledge gaps)."""
     draft = draft.checked()
-    problem = _new_entry(session, EntryKind.PROBLEM, author, draft, community_slug)
-    problem.status = EntryStatus.OPEN
+    with write(session):
+        problem = _new_entry(session, EntryKind.PROBLEM, author, draft, community_slug)
+        problem.status = EntryStatus.OPEN
+        if searched_as is not None:
+            mark_posted(session, searched_as, problem.id)
     return problem
 
 
@@ -114,8 +62,9 @@ def capture_practice(
     session: Session, author: Person, draft: EntryDraft, community_slug: str | None
 ) -> Entry:
     draft = draft.checked(body_required=True)
-    practice = _new_entry(session, EntryKind.PRACTICE, author, draft, community_slug)
-    practice.status = EntryStatus.COMMUNITY
+    with write(session):
+        practice = _new_entry(session, EntryKind.PRACTICE, author, draft, community_slug)
+        practice.status = EntryStatus.COMMUNITY
     return practice
 
 
@@ -125,11 +74,12 @@ def add_solution(session: Session, author: Person, problem: Entry, draft: EntryD
     if not draft.title.strip():
         draft = EntryDraft(f"Solution: {problem.title}", draft.body, draft.tags)
     draft = draft.checked(body_required=True)
-    solution = _new_entry(
-        session, EntryKind.SOLUTION, author, draft, problem.community.slug, tags=problem.tags
-    )
-    solution.status = EntryStatus.COMMUNITY
-    solution.solves_id = problem.id
+    with write(session):
+        solution = _new_entry(
+            session, EntryKind.SOLUTION, author, draft, problem.community.slug, tags=problem.tags
+        )
+        solution.status = EntryStatus.COMMUNITY
+        solution.solves_id = problem.id
     return solution
 
 
@@ -156,6 +106,7 @@ def _new_entry(
     session.add(entry)
     session.flush()
     _record_revision(session, entry, author)
+    announce(session, EntrySaved(entry.id, kind, created=True))
     return entry
 
 
@@ -202,18 +153,19 @@ def accept_solution(session: Session, actor: Person, solution: Entry) -> Entry:
         raise NotAllowed(
             "only the person who asked this problem or a knowledge manager can accept a solution"
         )
-    for other in problem.solutions:
-        other.accepted = other.id == solution.id
-    session.flush()
-    refresh_problem_status(session, problem.id)
-    problem.updated_at = utcnow()
-    open_requests = select(Routing).where(
-        Routing.problem_id == problem.id,
-        Routing.state.in_([RoutingState.ASKED, RoutingState.TAKEN]),
-    )
-    for routing in session.scalars(open_requests):  # solved: nobody needs to be asked
-        routing.state = RoutingState.CLOSED
-        routing.updated_at = problem.updated_at
+    with write(session):
+        for other in problem.solutions:
+            other.accepted = other.id == solution.id
+        session.flush()
+        refresh_problem_status(session, problem.id)
+        problem.updated_at = utcnow()
+        open_requests = select(Routing).where(
+            Routing.problem_id == problem.id,
+            Routing.state.in_([RoutingState.ASKED, RoutingState.TAKEN]),
+        )
+        for routing in session.scalars(open_requests):  # solved: nobody needs to be asked
+            routing.state = RoutingState.CLOSED
+            routing.updated_at = problem.updated_at
     return problem
 
 
@@ -232,23 +184,24 @@ def record_feedback(
         raise InvalidContribution("say why you flag it: outdated, wrong, duplicate, unsafe, …")
     if len(reason) > MAX_COMMENT_CHARS:
         raise InvalidContribution(f"the reason is longer than {MAX_COMMENT_CHARS:,} characters")
-    existing = session.scalar(
-        select(Feedback).where(
-            Feedback.entry_id == entry.id, Feedback.person_id == actor.id, Feedback.kind == kind
+    with write(session):
+        existing = session.scalar(
+            select(Feedback).where(
+                Feedback.entry_id == entry.id,
+                Feedback.person_id == actor.id,
+                Feedback.kind == kind,
+            )
         )
-    )
-    if existing is not None:
-        if reason:
-            existing.reason = reason
-        return existing
-    feedback = Feedback(entry_id=entry.id, person_id=actor.id, kind=kind, reason=reason)
-    session.add(feedback)
-    session.flush()
-    if kind == FeedbackKind.DID_NOT_WORK:
-        from kb.repertoire import request_reviews_citing
-
-        why = f"{actor.name}: did not work for me" + (f" ({reason})" if reason else "")
-        request_reviews_citing(session, entry, why)
+        if existing is not None:
+            if reason:
+                existing.reason = reason
+            return existing
+        feedback = Feedback(entry_id=entry.id, person_id=actor.id, kind=kind, reason=reason)
+        session.add(feedback)
+        session.flush()
+        if kind == FeedbackKind.DID_NOT_WORK:
+            why = f"{actor.name}: did not work for me" + (f" ({reason})" if reason else "")
+            request_reviews_citing(session, entry, why)
     return feedback
 
 
@@ -285,12 +238,15 @@ def edit_entry(session: Session, actor: Person, entry: Entry, draft: EntryDraft)
     if not may_edit(actor, entry):
         raise NotAllowed("only the author or a knowledge manager can edit this entry")
     draft = draft.checked(body_required=entry.kind != EntryKind.PROBLEM)
-    if not revisions_of(session, entry):
-        # Imported entries have no history yet: keep their text as revision 1.
-        _record_revision(session, entry, entry.author, at=entry.created_at)
-    entry.title, entry.body, entry.tags = draft.title, draft.body, draft.tags
-    entry.updated_at = utcnow()
-    return _record_revision(session, entry, actor)
+    with write(session):
+        if not revisions_of(session, entry):
+            # Imported entries have no history yet: keep their text as revision 1.
+            _record_revision(session, entry, entry.author, at=entry.created_at)
+        entry.title, entry.body, entry.tags = draft.title, draft.body, draft.tags
+        entry.updated_at = utcnow()
+        revision = _record_revision(session, entry, actor)
+        announce(session, EntrySaved(entry.id, entry.kind, created=False))
+    return revision
 
 
 def revisions_of(session: Session, entry: Entry) -> list[Revision]:
@@ -335,9 +291,10 @@ def add_comment(session: Session, actor: Person, entry: Entry, body: str) -> Com
         )
     if "\x00" in body:
         raise InvalidContribution("the comment contains a NUL character")
-    comment = Comment(entry_id=entry.id, author_id=actor.id, body=body)
-    session.add(comment)
-    session.flush()
+    with write(session):
+        comment = Comment(entry_id=entry.id, author_id=actor.id, body=body)
+        session.add(comment)
+        session.flush()
     return comment
 
 
@@ -357,6 +314,7 @@ def comment_to_solution(session: Session, actor: Person, comment: Comment) -> En
         raise InvalidContribution("only a comment on a problem can become its solution")
     if comment.solution_id is not None:
         raise InvalidContribution("this comment is already a solution")
-    solution = add_solution(session, actor, comment.entry, EntryDraft("", comment.body))
-    comment.solution_id = solution.id
+    with write(session):
+        solution = add_solution(session, actor, comment.entry, EntryDraft("", comment.body))
+        comment.solution_id = solution.id
     return solution

@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from kb.announcements import Subscribers
 from kb.models import Base, IndexState
 from kb.settings import Settings
+from kb.writes import SUBSCRIBERS
 
 # pg_advisory_xact_lock key held while the schema is created or upgraded ("kb" in ASCII).
 SCHEMA_LOCK = 0x6B62
@@ -36,7 +38,12 @@ class Database:
         )
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # Side effects of writes (indexing, notifications) subscribe here; every session
+        # made by this database delivers its writes' announcements to them.
+        self.subscribers = Subscribers()
+        self.sessionmaker = sessionmaker(
+            self.engine, expire_on_commit=False, info={SUBSCRIBERS: self.subscribers}
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":

@@ -2,15 +2,17 @@
 
 from sqlalchemy import delete, select
 
-from indexer.pipeline import bump_generation
+from kb.announcements import EntriesRemoved
 from kb.database import Database
+from kb.index_state import bump_generation
 from kb.models import Entry, IndexState
 from kb.problems import refresh_problem_status
+from kb.writes import announce, write
 
 
 def remove_entries(database: Database, external_ids: list[str]) -> list[str]:
     """Delete the entries with these ids; returns the ids that existed."""
-    with database.session() as session, session.begin():
+    with database.session() as session, write(session):
         found = list(
             session.execute(
                 select(Entry.id, Entry.external_id, Entry.solves_id).where(
@@ -27,4 +29,5 @@ def remove_entries(database: Database, external_ids: list[str]) -> list[str]:
         for row in found:
             if row.solves_id is not None and row.solves_id not in ids:
                 refresh_problem_status(session, row.solves_id)
+        announce(session, EntriesRemoved(tuple(ids)))
     return [row.external_id for row in found]

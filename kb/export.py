@@ -6,8 +6,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy.orm import Session
 
+from kb.ids import ID_RULE, is_valid_id
 from kb.models import Article
-from kb.records import ID_RULE, is_valid_id
 from kb.repertoire import SECTIONS, repertoire
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.announcements import EntriesImported
 from kb.database import Database
 from kb.models import (
     Article,
@@ -23,6 +24,7 @@ from kb.problems import refresh_problem_status
 from kb.records import EntryRecord
 from kb.repertoire import SECTIONS, article_body
 from kb.sources import ImportBatch, ImportRejected, Located, Problem
+from kb.writes import announce, write
 
 LOOKUP_CHUNK = 500
 
@@ -74,7 +76,7 @@ def import_batch(
     `update_roles`; either way, every difference is in `summary.role_changes`."""
     started = time.perf_counter()
     summary = ImportSummary(files=batch.files)
-    with database.session() as session, session.begin():
+    with database.session() as session, write(session):
         communities = _upsert_communities(session, batch, summary)
         people = _upsert_people(session, batch, summary, update_roles)
         default_slug = batch.default_community or default_community
@@ -128,6 +130,8 @@ def import_batch(
         session.flush()
         for problem_id in touched_problems:
             refresh_problem_status(session, problem_id)
+        # One announcement for the batch; `kb import --index` (or `kb reindex`) embeds it.
+        announce(session, EntriesImported(tuple(entry.id for _, entry in imported)))
     summary.seconds = time.perf_counter() - started
     return summary
 

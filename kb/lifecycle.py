@@ -1,4 +1,4 @@
-"""Who may do what, and which state changes the lifecycle allows (after KCS: work in
+"""Which state changes the lifecycle allows (after KCS: work in
 progress → not validated → validated → archived).
 
 Problems: open → in progress (someone took it) → solved (a solution is accepted) →
@@ -8,66 +8,17 @@ Every change is recorded as an EntryEvent (who, when, what).
 """
 
 from datetime import datetime
-from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kb.accounts import Role
-from kb.contributions import InvalidContribution, NotAllowed
-from kb.models import Entry, EntryEvent, EntryKind, EntryStatus, Person, utcnow
+from kb.announcements import StateChanged
+from kb.errors import InvalidContribution, NotAllowed
+from kb.history import record_event
+from kb.models import Entry, EntryKind, EntryStatus, Person, utcnow
+from kb.permissions import Action, allowed, require
 from kb.problems import refresh_problem_status
-
-
-class Action(StrEnum):
-    CAPTURE = "capture"  # ask, answer, share a practice, comment
-    REUSE = "reuse"  # "this solved my case too", helpful, "did not work for me"
-    VALIDATE = "validate"  # community ⇄ validated
-    PROMOTE = "promote"  # validated ⇄ standard; write repertoire articles and booklets
-    SET_REVIEW = "set_review"  # review intervals and review outcomes
-    ARCHIVE = "archive"  # archive and restore
-    FLAG_FOR_REVIEW = "flag_for_review"  # put an article in the review queue now
-    MANAGE_MEMBERS = "manage_members"  # of a community one leads (admins: any)
-
-
-ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.WORKER: frozenset({Action.CAPTURE, Action.REUSE}),
-    Role.TUTOR: frozenset({Action.CAPTURE, Action.REUSE, Action.FLAG_FOR_REVIEW}),
-    Role.KNOWLEDGE_MANAGER: frozenset(
-        {
-            Action.CAPTURE,
-            Action.REUSE,
-            Action.VALIDATE,
-            Action.PROMOTE,
-            Action.SET_REVIEW,
-            Action.ARCHIVE,
-            Action.FLAG_FOR_REVIEW,
-        }
-    ),
-    Role.COMMUNITY_LEADER: frozenset({Action.CAPTURE, Action.REUSE, Action.MANAGE_MEMBERS}),
-    Role.ADMIN: frozenset(Action),
-}
-
-
-def roles_of(person: Person) -> set[Role]:
-    """Everyone signed in is at least a worker."""
-    held = {Role(role) for role in person.roles or [] if role in Role._value2member_map_}
-    return held | {Role.WORKER}
-
-
-def allowed(person: Person, action: Action) -> bool:
-    return any(action in ROLE_ACTIONS[role] for role in roles_of(person))
-
-
-def require(person: Person, action: Action) -> None:
-    if not allowed(person, action):
-        may = [
-            ("an " if role.value[0] in "aeiou" else "a ") + role.value.replace("_", " ")
-            for role, actions in ROLE_ACTIONS.items()
-            if action in actions
-        ]
-        raise NotAllowed(f"only {' or '.join(may)} can {action.value.replace('_', ' ')}")
-
+from kb.reviews import request_reviews_citing
+from kb.writes import announce, write
 
 # target state → (states it may come from, the action that allows it)
 CONTENT_TRANSITIONS: dict[EntryStatus, tuple[frozenset[EntryStatus], Action]] = {
@@ -94,33 +45,6 @@ CONTENT_TRANSITIONS: dict[EntryStatus, tuple[frozenset[EntryStatus], Action]] = 
 }
 
 
-def record_event(
-    session: Session,
-    entry: Entry,
-    actor: Person | None,
-    action: str,
-    detail: str = "",
-    now: datetime | None = None,
-) -> EntryEvent:
-    event = EntryEvent(
-        entry_id=entry.id,
-        actor_id=actor.id if actor else None,
-        action=action,
-        detail=detail,
-        at=now or utcnow(),
-    )
-    session.add(event)
-    return event
-
-
-def events_of(session: Session, entry: Entry) -> list[EntryEvent]:
-    return list(
-        session.scalars(
-            select(EntryEvent).where(EntryEvent.entry_id == entry.id).order_by(EntryEvent.at)
-        )
-    )
-
-
 def change_state(
     session: Session,
     actor: Person,
@@ -134,21 +58,22 @@ def change_state(
         wanted = EntryStatus(target)
     except ValueError:
         raise InvalidContribution(f"{target!r} is not a state") from None
-    current = EntryStatus(entry.status)
-    if wanted == current:
-        raise InvalidContribution(f"{entry.external_id} is {current} already")
-    if entry.kind == EntryKind.PROBLEM:
-        _change_problem_state(session, actor, entry, current, wanted)
-    else:
-        _change_content_state(actor, entry, current, wanted)
-    entry.status = wanted
-    entry.updated_at = now or utcnow()
-    detail = f"{current} → {wanted}" + (f": {' '.join(note.split())}" if note.strip() else "")
-    record_event(session, entry, actor, "state", detail, now)
-    if entry.kind == EntryKind.PROBLEM and wanted == EntryStatus.OPEN:
-        from kb.repertoire import request_reviews_citing
-
-        request_reviews_citing(session, entry, f"source case {entry.external_id} was reopened", now)
+    with write(session):
+        current = EntryStatus(entry.status)
+        if wanted == current:
+            raise InvalidContribution(f"{entry.external_id} is {current} already")
+        if entry.kind == EntryKind.PROBLEM:
+            _change_problem_state(session, actor, entry, current, wanted)
+        else:
+            _change_content_state(actor, entry, current, wanted)
+        entry.status = wanted
+        entry.updated_at = now or utcnow()
+        detail = f"{current} → {wanted}" + (f": {' '.join(note.split())}" if note.strip() else "")
+        record_event(session, entry, actor, "state", detail, now)
+        if entry.kind == EntryKind.PROBLEM and wanted == EntryStatus.OPEN:
+            reason = f"source case {entry.external_id} was reopened"
+            request_reviews_citing(session, entry, reason, now)
+        announce(session, StateChanged(entry.id, current, wanted))
     return entry
 
 

@@ -8,6 +8,10 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
+from sqlalchemy import select
+
+from kb.announcements import PeopleAsked, Subscribers
+from kb.database import Database
 from kb.models import Routing
 from kb.settings import Settings
 
@@ -64,3 +68,17 @@ def notify(settings: Settings, routings: list[Routing]) -> int:
         )
         return 0
     return len(messages)
+
+
+def send_routing_emails(subscribers: Subscribers, settings: Settings, database: Database) -> None:
+    """Subscribe: e-mail the people asked, once the routing is committed."""
+    if not settings.smtp_host:
+        return
+
+    def email_people_asked(asked: PeopleAsked) -> None:
+        with database.session() as session:
+            ids = list(asked.routing_ids)
+            routings = list(session.scalars(select(Routing).where(Routing.id.in_(ids))))
+            notify(settings, sorted(routings, key=lambda routing: ids.index(routing.id)))
+
+    subscribers.subscribe(PeopleAsked, email_people_asked)

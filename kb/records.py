@@ -1,6 +1,5 @@
 """What an import carries, validated before anything touches the database."""
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,32 +14,10 @@ from pydantic import (
     model_validator,
 )
 
+from kb.accounts import parse_role
+from kb.entry_schema import MAX_BODY_CHARS, MAX_TITLE_CHARS, checked_tags
+from kb.ids import ID_PATTERN, MAX_ID_CHARS, checked_id
 from kb.models import EntryKind
-
-MAX_BODY_CHARS = 1_000_000
-MAX_TITLE_CHARS = 500
-
-# The one rule for ids: entries' ids, people's handles and community slugs. Each is a
-# single URL path segment (/entries/ID) and a file name (`kb export`, ID.md), so: ASCII
-# letters, digits and . _ - only, starting with a letter or digit (no slash, no leading
-# dot, no spaces), at most MAX_ID_CHARS characters. This module imports only kb.models,
-# so that any part of kb can use the rule.
-MAX_ID_CHARS = 200
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-ID_RULE = (
-    "an id is ASCII letters, digits and . _ - (starting with a letter or digit), "
-    f"at most {MAX_ID_CHARS} characters"
-)
-
-
-def is_valid_id(value: str) -> bool:
-    return len(value) <= MAX_ID_CHARS and ID_PATTERN.fullmatch(value) is not None
-
-
-def checked_id(value: str) -> str:
-    if not is_valid_id(value):
-        raise ValueError(ID_RULE)
-    return value
 
 
 def _parse_datetime(value: Any) -> Any:
@@ -110,8 +87,6 @@ class EntryRecord(BaseModel):
     @field_validator("tags")
     @classmethod
     def _normalise_tags(cls, value: list[str]) -> list[str]:
-        from kb.contributions import checked_tags  # the API's and the web forms' rule
-
         return checked_tags(value)
 
     @field_validator("created_at")
@@ -170,8 +145,6 @@ class PersonRecord(BaseModel):
     @field_validator("roles")
     @classmethod
     def _known_roles(cls, value: list[str]) -> list[str]:
-        from kb.accounts import parse_role  # the rule of `kb user add --role`
-
         return list(dict.fromkeys(parse_role(role).value for role in value))
 
 

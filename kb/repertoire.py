@@ -1,5 +1,5 @@
-"""The standard repertoire: articles distilled from solved cases, their review
-schedule, event-triggered reviews, and candidates for promotion."""
+"""The standard repertoire: articles distilled from solved cases, and candidates for
+promotion. Their review dates are in kb.reviews."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,14 +9,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kb.contributions import (
-    MAX_BODY_CHARS,
-    EntryDraft,
-    InvalidContribution,
-    _new_entry,
-    feedback_counts,
-)
-from kb.lifecycle import Action, record_event, require
+from kb.contributions import _new_entry, edit_entry, feedback_counts
+from kb.entry_schema import MAX_BODY_CHARS, EntryDraft
+from kb.errors import InvalidContribution
+from kb.history import record_event
 from kb.models import (
     Article,
     ArticleSource,
@@ -26,10 +22,10 @@ from kb.models import (
     EntryStatus,
     Passage,
     Person,
-    Review,
-    ReviewOutcome,
     utcnow,
 )
+from kb.permissions import Action, require
+from kb.writes import write
 
 SECTIONS: dict[str, str] = {
     "problem": "Problem",
@@ -99,36 +95,33 @@ def promote_to_article(
         raise InvalidContribution(f"no community is called {scope!r}")
     tidy = checked_sections(sections)
     draft = EntryDraft(title, article_body(tidy), tags or []).checked(body_required=True)
-    entry = _new_entry(session, EntryKind.ARTICLE, actor, draft, scope or "general")
-    entry.status = EntryStatus.STANDARD
-    entry.created_at = entry.updated_at = moment
-    article = Article(
-        entry_id=entry.id,
-        sections=tidy,
-        scope=scope,
-        owner_id=(owner or actor).id,
-        review_interval_days=review_interval_days,
-        next_review_at=moment + timedelta(days=review_interval_days),
-    )
-    article.sources = [
-        ArticleSource(source_id=source.id, position=position)
-        for position, source in enumerate(dict.fromkeys(sources))
-    ]
-    session.add(article)
-    record_event(
-        session,
-        entry,
-        actor,
-        "promoted",
-        f"from {', '.join(s.external_id for s in sources)}",
-        moment,
-    )
-    session.flush()
+    with write(session):
+        entry = _new_entry(session, EntryKind.ARTICLE, actor, draft, scope or "general")
+        entry.status = EntryStatus.STANDARD
+        entry.created_at = entry.updated_at = moment
+        article = Article(
+            entry_id=entry.id,
+            sections=tidy,
+            scope=scope,
+            owner_id=(owner or actor).id,
+            review_interval_days=review_interval_days,
+            next_review_at=moment + timedelta(days=review_interval_days),
+        )
+        article.sources = [
+            ArticleSource(source_id=source.id, position=position)
+            for position, source in enumerate(dict.fromkeys(sources))
+        ]
+        session.add(article)
+        record_event(
+            session,
+            entry,
+            actor,
+            "promoted",
+            f"from {', '.join(s.external_id for s in sources)}",
+            moment,
+        )
+        session.flush()
     return article
-
-
-def article_of(session: Session, entry: Entry) -> Article | None:
-    return session.get(Article, entry.id) if entry.kind == EntryKind.ARTICLE else None
 
 
 def credits(article: Article) -> list[Person]:
@@ -155,156 +148,26 @@ def update_article(
     now: datetime | None = None,
 ) -> Article:
     moment = now or utcnow()
-    if sections is not None:
-        from kb.contributions import edit_entry
-
-        tidy = checked_sections(sections)
-        entry = article.entry
-        edit_entry(
-            session, actor, entry, EntryDraft(entry.title, article_body(tidy), list(entry.tags))
-        )
-        article.sections = tidy
-    if owner is not None or review_interval_days is not None:
-        require(actor, Action.SET_REVIEW)
-        if owner is not None:
-            article.owner_id = owner.id
-        if review_interval_days is not None:
-            if not 1 <= review_interval_days <= 3650:
-                raise InvalidContribution("the review interval is 1 to 3650 days")
-            article.review_interval_days = review_interval_days
-            article.next_review_at = moment + timedelta(days=review_interval_days)
-        record_event(
-            session,
-            article.entry,
-            actor,
-            "review schedule",
-            f"owner {(owner or article.owner).handle}, every {article.review_interval_days} days",
-            moment,
-        )
+    with write(session):
+        if sections is not None:
+            tidy = checked_sections(sections)
+            entry = article.entry
+            draft = EntryDraft(entry.title, article_body(tidy), list(entry.tags))
+            edit_entry(session, actor, entry, draft)
+            article.sections = tidy
+        if owner is not None or review_interval_days is not None:
+            require(actor, Action.SET_REVIEW)
+            if owner is not None:
+                article.owner_id = owner.id
+            if review_interval_days is not None:
+                if not 1 <= review_interval_days <= 3650:
+                    raise InvalidContribution("the review interval is 1 to 3650 days")
+                article.review_interval_days = review_interval_days
+                article.next_review_at = moment + timedelta(days=review_interval_days)
+            interval = article.review_interval_days
+            schedule = f"owner {(owner or article.owner).handle}, every {interval} days"
+            record_event(session, article.entry, actor, "review schedule", schedule, moment)
     return article
-
-
-# -- evaluation times ------------------------------------------------------------------
-
-
-@dataclass
-class QueueItem:
-    article: Article
-    state: str  # "requested", "overdue" or "due"
-    due_at: datetime
-
-
-def review_queue(
-    session: Session,
-    now: datetime | None = None,
-    due_within_days: int = 14,
-    owner: Person | None = None,
-) -> list[QueueItem]:
-    """Articles to review: asked for by an event, overdue, or due soon; most urgent first."""
-    moment = now or utcnow()
-    horizon = moment + timedelta(days=due_within_days)
-    query = (
-        select(Article)
-        .join(Entry, Entry.id == Article.entry_id)
-        .where(Entry.status != EntryStatus.ARCHIVED)
-        .where((Article.next_review_at <= horizon) | Article.review_requested_at.is_not(None))
-    )
-    if owner is not None:
-        query = query.where(Article.owner_id == owner.id)
-    items = []
-    for article in session.scalars(query):
-        if article.review_requested_at is not None:
-            items.append(QueueItem(article, "requested", article.review_requested_at))
-        elif article.next_review_at < moment:
-            items.append(QueueItem(article, "overdue", article.next_review_at))
-        else:
-            items.append(QueueItem(article, "due", article.next_review_at))
-    order = {"requested": 0, "overdue": 1, "due": 2}
-    return sorted(items, key=lambda item: (order[item.state], item.due_at))
-
-
-def is_overdue(article: Article, now: datetime | None = None) -> bool:
-    return article.next_review_at < (now or utcnow()) or article.review_requested_at is not None
-
-
-def record_review(
-    session: Session,
-    actor: Person,
-    article: Article,
-    outcome: str,
-    note: str = "",
-    now: datetime | None = None,
-) -> Review:
-    require(actor, Action.SET_REVIEW)
-    moment = now or utcnow()
-    try:
-        result = ReviewOutcome(outcome)
-    except ValueError:
-        raise InvalidContribution(
-            f"a review outcome is confirmed, revised or archived, not {outcome!r}"
-        ) from None
-    review = Review(
-        entry_id=article.entry_id,
-        reviewer_id=actor.id,
-        outcome=result,
-        note=" ".join(note.split()),
-        at=moment,
-    )
-    session.add(review)
-    article.review_requested_at = None
-    article.review_reason = ""
-    article.next_review_at = moment + timedelta(days=article.review_interval_days)
-    if result == ReviewOutcome.ARCHIVED:
-        article.entry.status = EntryStatus.ARCHIVED
-    record_event(
-        session,
-        article.entry,
-        actor,
-        "reviewed",
-        result + (f": {review.note}" if review.note else ""),
-        moment,
-    )
-    session.flush()
-    return review
-
-
-def reviews_of(session: Session, entry: Entry) -> list[Review]:
-    return list(
-        session.scalars(
-            select(Review).where(Review.entry_id == entry.id).order_by(Review.at.desc())
-        )
-    )
-
-
-def request_review(
-    session: Session, article: Article, reason: str, now: datetime | None = None
-) -> None:
-    """An event says the article may be wrong: it goes to the front of the queue now."""
-    article.review_requested_at = article.review_requested_at or (now or utcnow())
-    article.review_reason = reason[:2000]
-    record_event(session, article.entry, None, "review requested", reason, now)
-
-
-def articles_citing(session: Session, entry: Entry) -> list[Article]:
-    """Articles that name this entry, or the problem it solves, as a source."""
-    ids = [entry.id] + ([entry.solves_id] if entry.solves_id else [])
-    return list(
-        session.scalars(
-            select(Article).join(ArticleSource).where(ArticleSource.source_id.in_(ids)).distinct()
-        )
-    )
-
-
-def request_reviews_citing(
-    session: Session, entry: Entry, reason: str, now: datetime | None = None
-) -> list[Article]:
-    articles = articles_citing(session, entry)
-    own = article_of(session, entry)
-    if own is not None:
-        articles.append(own)
-    for article in articles:
-        request_review(session, article, reason, now)
-    return articles
 
 
 # -- candidates for promotion ----------------------------------------------------------
@@ -392,20 +255,3 @@ def repertoire(session: Session, include_archived: bool = False) -> list[Article
     if not include_archived:
         query = query.where(Entry.status != EntryStatus.ARCHIVED)
     return list(session.scalars(query))
-
-
-def overdue_articles(
-    session: Session, external_ids: list[str], now: datetime | None = None
-) -> set[str]:
-    """Which of these entries are articles whose review is overdue or requested."""
-    moment = now or utcnow()
-    rows = session.execute(
-        select(Entry.external_id, Article.next_review_at, Article.review_requested_at)
-        .join(Article, Article.entry_id == Entry.id)
-        .where(Entry.external_id.in_(external_ids))
-    )
-    return {
-        external_id
-        for external_id, next_review_at, requested_at in rows
-        if next_review_at < moment or requested_at is not None
-    }

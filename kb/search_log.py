@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from kb.models import Person, SearchLog, utcnow
+from kb.writes import write
 
 # An Ask page sends a lookup per typing pause; they update one row per visitor and draft.
 ASK_DRAFT_MINUTES = 30
@@ -47,38 +48,41 @@ def log_search(
             .order_by(SearchLog.at.desc())
             .limit(1)
         )
-    if entry is None:
-        if not may_add_row():
-            return None
-        entry = SearchLog(kind=kind, visitor=visitor)
-        session.add(entry)
-    entry.at = moment
-    entry.query = query[:1000]
-    entry.hits = hits
-    entry.best_similarity = best_similarity
-    entry.community = community
-    entry.person_id = person.id if person is not None else None
-    session.flush()
+    with write(session):
+        if entry is None:
+            if not may_add_row():
+                return None
+            entry = SearchLog(kind=kind, visitor=visitor)
+            session.add(entry)
+        entry.at = moment
+        entry.query = query[:1000]
+        entry.hits = hits
+        entry.best_similarity = best_similarity
+        entry.community = community
+        entry.person_id = person.id if person is not None else None
+        session.flush()
     return entry
 
 
 def mark_opened(session: Session, log_id: int, visitor: str, entry_id: int) -> None:
     """The visitor opened this result; only their own log rows can be marked."""
-    session.execute(
-        update(SearchLog)
-        .where(
-            SearchLog.id == log_id,
-            SearchLog.visitor == visitor,
-            SearchLog.opened_entry_id.is_(None),
+    with write(session):
+        session.execute(
+            update(SearchLog)
+            .where(
+                SearchLog.id == log_id,
+                SearchLog.visitor == visitor,
+                SearchLog.opened_entry_id.is_(None),
+            )
+            .values(opened_entry_id=entry_id)
         )
-        .values(opened_entry_id=entry_id)
-    )
 
 
 def mark_posted(
     session: Session, visitor: str, problem_id: int, now: datetime | None = None
 ) -> None:
-    """The visitor posted a problem: their recent searches and draft did not answer it."""
+    """The visitor posted a problem: their recent searches and draft did not answer it.
+    Part of the write that asks the problem (kb.contributions.ask_problem)."""
     if not visitor:
         return
     moment = now or utcnow()
@@ -94,8 +98,10 @@ def mark_posted(
 
 
 def prune(session: Session, keep_days: int, now: datetime | None = None) -> int:
+    """Forget searches older than KB_SEARCH_LOG_DAYS."""
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
-    result = session.execute(delete(SearchLog).where(SearchLog.at < cutoff))
+    with write(session):
+        result = session.execute(delete(SearchLog).where(SearchLog.at < cutoff))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -21,7 +21,6 @@ from indexer.embedder import Embedder
 from indexer.passages import PassageSplitter
 from indexer.pipeline import (
     build_index,
-    changed_since,
     embed_and_store,
     index_params,
     reindex,
@@ -29,6 +28,7 @@ from indexer.pipeline import (
 )
 from indexer.vector_index import VectorIndex, entry_ids_of, read_meta
 from kb.database import Database
+from kb.index_state import changed_since
 from kb.models import Community, Entry, EntryKind, EntryStatus, IndexState, Person
 from kb.settings import Settings
 from search.filters import SearchFilters, allowed_statuses

@@ -14,27 +14,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
-from kb.accounts import Role, has_role
-from kb.contributions import InvalidContribution, NotAllowed
+from kb.errors import InvalidContribution
 from kb.models import (
     Community,
     Entry,
     EntryKind,
     EntryStatus,
-    Gap,
-    GapState,
-    Passage,
-    Person,
     utcnow,
 )
 from kb.search_log import failed_searches
 from kb.settings import Settings
 from search.engine import SearchEngine
 
-CONSOLE_ROLES = (Role.TUTOR, Role.COMMUNITY_LEADER, Role.KNOWLEDGE_MANAGER)
 TREND_WEEKS = 8
 STOPWORDS = set(
     """a an and are as at be but by can do does for from has have how i if in into is it
@@ -199,92 +193,14 @@ def find_gaps(
     return cluster_items(engine, items, settings.gap_cluster_similarity, moment)
 
 
-# -- acting on a gap -------------------------------------------------------------------
-
-
-def may_use_console(person: Person | None) -> bool:
-    return person is not None and has_role(person, *CONSOLE_ROLES)
-
-
-def assign_gap(
-    session: Session,
-    actor: Person,
-    cluster: GapCluster,
-    assignee: Person,
-    note: str = "",
-    community: str | None = None,
-) -> Gap:
-    if not may_use_console(actor):
-        raise NotAllowed("only tutors, community leaders, knowledge managers and admins")
-    if not cluster.items:
-        raise InvalidContribution("this group is empty")
-    gap = Gap(
-        label=cluster.label[:300],
-        examples=cluster.examples,
-        size=cluster.size,
-        centroid=cluster.centroid.astype(np.float32).tobytes(),
-        community=community,
-        assigned_to_id=assignee.id,
-        assigned_by_id=actor.id,
-        note=" ".join(note.split())[:2000],
-    )
-    session.add(gap)
-    session.flush()
-    return gap
-
-
-def open_gaps(session: Session) -> list[Gap]:
-    return list(
-        session.scalars(
-            select(Gap).where(Gap.state == GapState.OPEN).order_by(Gap.created_at.desc())
-        )
-    )
-
-
-def close_answered_gaps(
-    session: Session, entry: Entry, vectors: np.ndarray, min_similarity: float
-) -> list[Gap]:
-    """A new solution or practice answers every open gap whose centroid it matches."""
-    if entry.kind == EntryKind.PROBLEM or len(vectors) == 0:
-        return []
-    closed = []
-    for gap in open_gaps(session):
-        centroid = np.frombuffer(gap.centroid, dtype=np.float32)
-        if centroid.shape[0] != vectors.shape[1]:
-            continue
-        if float(np.max(vectors @ centroid)) >= min_similarity:
-            gap.state = GapState.CLOSED
-            gap.answer_id = entry.id
-            gap.closed_at = utcnow()
-            closed.append(gap)
-    return closed
-
-
-def close_gaps_answered_by(session: Session, entry: Entry, min_similarity: float) -> list[Gap]:
-    """Close the open gaps a new solution or practice answers, using its stored vectors."""
-    rows = session.scalars(select(Passage.vector).where(Passage.entry_id == entry.id))
-    vectors = [np.frombuffer(row, dtype=np.float32) for row in rows]
-    if not vectors:
-        return []
-    return close_answered_gaps(session, entry, np.vstack(vectors), min_similarity)
-
-
-def gaps_assigned_to(session: Session, person: Person) -> list[Gap]:
-    return list(
-        session.scalars(
-            select(Gap)
-            .where(Gap.assigned_to_id == person.id)
-            .order_by(Gap.state.desc(), Gap.created_at.desc())
-        )
-    )
-
-
-def unread_gaps(session: Session, person: Person) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Gap)
-            .where(Gap.assigned_to_id == person.id, Gap.read_at.is_(None))
-        )
-        or 0
-    )
+def gap_of_texts(engine: SearchEngine, texts: list[str], label: str) -> GapCluster:
+    """A group the console showed, from its texts (as a facilitator assigns it): their
+    mean vector is what later answers are matched against."""
+    if not texts:
+        raise InvalidContribution("this group has no texts")
+    now = utcnow()
+    items = [GapItem(text, now, "search") for text in texts]
+    centroid = engine.embedder.encode(texts).mean(axis=0)
+    centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-9)
+    terms = [term.strip() for term in label.split(",") if term.strip()][:6]
+    return GapCluster(items=items, terms=terms, centroid=centroid.astype(np.float32))

@@ -1,31 +1,21 @@
-"""Routing an open problem to the people who solved similar ones.
-
-kb suggests people (search.experts) when no existing answer fits well; on the asker's
-(or a tutor's) confirmation the problem lands in each one's inbox with the reasons.
-The person takes it, declines it (it goes on to the next suggested person) or passes
-it to someone else. A problem still unanswered after the deadline escalates to its
-community's tutors. Every function takes `now`, so time can be set in tests.
+"""Whom to ask about an open problem: the people who solved similar ones (search.experts,
+or the learned model once `kb tune routing` has stored one), never the asker, nobody
+away or opted out. Asking them is a write: kb.routing.
 """
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kb.accounts import Role, has_role
-from kb.contributions import InvalidContribution, NotAllowed
-from kb.models import Entry, EntryKind, EntryStatus, Person, Routing, RoutingState, utcnow
-from kb.problems import refresh_problem_status
+from kb.models import Entry, EntryKind, Person, utcnow
+from kb.routing import UNSOLVED, AskedPerson, open_load, routings_of, unavailable_people
 from search.engine import SearchEngine
 from search.expert_features import ProblemQuery
 from search.experts import Expert, find_experts
 from search.learned_routing import learned_experts, learned_model_for
-
-ACTIVE_STATES = (RoutingState.ASKED, RoutingState.TAKEN)
-UNSOLVED = (EntryStatus.OPEN, EntryStatus.IN_PROGRESS)
 
 
 @dataclass
@@ -42,25 +32,6 @@ def problem_query(engine: SearchEngine, problem: Entry) -> str:
     """A problem as a search query: its title and text, cut to the longest query kb
     accepts (KB_MAX_QUERY_CHARS), which a long description would otherwise exceed."""
     return f"{problem.title}\n{problem.body}"[: engine.settings.max_query_chars]
-
-
-def open_load(session: Session) -> dict[str, int]:
-    """Per person handle: open problems routed to them and not yet declined or passed."""
-    rows = session.execute(
-        select(Person.handle, func.count())
-        .join(Routing, Routing.person_id == Person.id)
-        .join(Entry, Entry.id == Routing.problem_id)
-        .where(Routing.state.in_(ACTIVE_STATES), Entry.status.in_(UNSOLVED))
-        .group_by(Person.handle)
-    )
-    return {handle: count for handle, count in rows}
-
-
-def unavailable_people(session: Session) -> set[str]:
-    rows = session.scalars(
-        select(Person.handle).where((Person.away.is_(True)) | (Person.routing_opt_out.is_(True)))
-    )
-    return set(rows)
 
 
 def suggest_people(
@@ -156,125 +127,8 @@ def advise(
     return RoutingAdvice(best, best_similarity, should_route, experts)
 
 
-def routings_of(session: Session, problem: Entry) -> list[Routing]:
-    return list(
-        session.scalars(
-            select(Routing).where(Routing.problem_id == problem.id).order_by(Routing.created_at)
-        )
-    )
-
-
-def may_route(person: Person, problem: Entry) -> bool:
-    return person.id == problem.author_id or has_role(person, Role.TUTOR)
-
-
-def route_problem(
-    session: Session,
-    actor: Person,
-    problem: Entry,
-    experts: list[Expert],
-    note: str = "",
-    now: datetime | None = None,
-) -> list[Routing]:
-    """Ask each expert (the asker or a tutor confirms); people already asked are skipped."""
-    if problem.kind != EntryKind.PROBLEM:
-        raise InvalidContribution(f"{problem.external_id} is a {problem.kind}, not a problem")
-    if not may_route(actor, problem):
-        raise NotAllowed("only the person who asked this problem or a tutor can route it")
-    if problem.status not in UNSOLVED:
-        raise InvalidContribution("this problem is solved already; nobody needs to be asked")
-    if not experts:
-        raise InvalidContribution("nobody to ask: no one has solved a similar problem yet")
-    asked = {r.person_id for r in routings_of(session, problem)}
-    created = []
-    for expert in experts:
-        person = _person(session, expert.person)
-        if person.id in asked or person.id == problem.author_id:
-            continue
-        _refuse_unavailable(person)
-        created.append(
-            _new_routing(session, problem, person, actor, _reasons(expert), note, now=now)
-        )
-    if not created:
-        raise InvalidContribution("everyone named has been asked already or asked the problem")
-    return created
-
-
-def _new_routing(
-    session: Session,
-    problem: Entry,
-    person: Person,
-    routed_by: Person | None,
-    reasons: list[dict[str, object]],
-    note: str,
-    *,
-    escalation: bool = False,
-    now: datetime | None = None,
-) -> Routing:
-    moment = now or utcnow()
-    routing = Routing(
-        problem_id=problem.id,
-        person_id=person.id,
-        routed_by_id=routed_by.id if routed_by else None,
-        state=RoutingState.ASKED,
-        reasons=reasons,
-        note=" ".join(note.split())[:2000],
-        escalation=escalation,
-        created_at=moment,
-        updated_at=moment,
-    )
-    session.add(routing)
-    session.flush()
-    return routing
-
-
-def _person(session: Session, handle: str) -> Person:
-    person = session.scalar(select(Person).where(Person.handle == handle.strip()))
-    if person is None:
-        raise InvalidContribution(f"nobody is called {handle!r}")
-    return person
-
-
-def _refuse_unavailable(person: Person) -> None:
-    """Naming someone by hand does not override their own choice not to be asked."""
-    if person.away:
-        raise InvalidContribution(f"{person.handle} is away and is not being asked for now")
-    if person.routing_opt_out:
-        raise InvalidContribution(f"{person.handle} has opted out of being asked about problems")
-
-
-def _own_active_routing(actor: Person, routing: Routing) -> None:
-    if routing.person_id != actor.id:
-        raise NotAllowed("only the person this problem was asked of can do that")
-    if routing.state not in ACTIVE_STATES:
-        raise InvalidContribution(f"this request is {routing.state} already")
-
-
-def take(session: Session, actor: Person, routing: Routing, now: datetime | None = None) -> None:
-    _own_active_routing(actor, routing)
-    routing.state = RoutingState.TAKEN
-    routing.updated_at = now or utcnow()
-    routing.read_at = routing.read_at or routing.updated_at
-    session.flush()
-    refresh_problem_status(session, routing.problem_id)
-
-
-def decline(
-    session: Session,
-    engine: SearchEngine,
-    actor: Person,
-    routing: Routing,
-    note: str = "",
-    now: datetime | None = None,
-) -> Routing | None:
-    """Decline; the problem goes on to the next suggested person not asked yet, if any."""
-    _own_active_routing(actor, routing)
-    routing.state = RoutingState.DECLINED
-    routing.note = " ".join(note.split())[:2000] or routing.note
-    routing.updated_at = now or utcnow()
-    session.flush()
-    refresh_problem_status(session, routing.problem_id)
-    problem = routing.problem
+def next_person(engine: SearchEngine, session: Session, problem: Entry) -> AskedPerson | None:
+    """Who a declined problem goes to: the best suggested person not asked yet."""
     already = {r.person.handle for r in routings_of(session, problem)}
     following = suggest_people(
         engine,
@@ -283,13 +137,13 @@ def decline(
         asker=problem.author,
         limit=1,
         exclude=already,
-        now=now,
         tags=problem.tags or (),
     )
-    if not following:
-        return None
-    person = _person(session, following[0].person)
-    return _new_routing(session, problem, person, None, _reasons(following[0]), "", now=now)
+    return asked_person(following[0]) if following else None
+
+
+def asked_person(expert: Expert) -> AskedPerson:
+    return AskedPerson(expert.person, _reasons(expert))
 
 
 def _reasons(expert: Expert) -> list[dict[str, object]]:
@@ -302,122 +156,3 @@ def _reasons(expert: Expert) -> list[dict[str, object]]:
         }
         for r in expert.reasons
     ]
-
-
-def pass_to(
-    session: Session,
-    actor: Person,
-    routing: Routing,
-    handle: str,
-    note: str = "",
-    now: datetime | None = None,
-) -> Routing:
-    """Hand the problem on to someone the routed person knows is better placed."""
-    _own_active_routing(actor, routing)
-    other = _person(session, handle)
-    problem = routing.problem
-    if other.id == problem.author_id:
-        raise InvalidContribution(f"{other.handle} asked this problem")
-    if other.id == actor.id:
-        raise InvalidContribution("pass it to someone else")
-    _refuse_unavailable(other)
-    if any(
-        r.person_id == other.id and r.state in ACTIVE_STATES for r in routings_of(session, problem)
-    ):
-        raise InvalidContribution(f"{other.handle} has been asked already")
-    routing.state = RoutingState.PASSED
-    routing.updated_at = now or utcnow()
-    session.flush()
-    refresh_problem_status(session, routing.problem_id)
-    reasons: list[dict[str, object]] = [{"passed_by": actor.handle}]
-    return _new_routing(session, problem, other, actor, reasons, note, now=now)
-
-
-def escalate_overdue(
-    session: Session, deadline_days: float, now: datetime | None = None
-) -> list[Routing]:
-    """Open problems routed more than `deadline_days` ago that still have no solution go to
-    the tutors of their community (any tutor if the community has none)."""
-    moment = now or utcnow()
-    cutoff = moment - timedelta(days=deadline_days)
-    first_routed = (
-        select(Routing.problem_id, func.min(Routing.created_at).label("first"))
-        .group_by(Routing.problem_id)
-        .subquery()
-    )
-    problems = session.scalars(
-        select(Entry)
-        .join(first_routed, first_routed.c.problem_id == Entry.id)
-        .where(Entry.status.in_(UNSOLVED), first_routed.c.first <= cutoff)
-    )
-    tutors = [
-        p for p in session.scalars(select(Person)) if Role.TUTOR in (p.roles or []) and not p.away
-    ]
-    escalated = []
-    for problem in problems:
-        has_solution = session.scalar(
-            select(func.count()).select_from(Entry).where(Entry.solves_id == problem.id)
-        )
-        routings = routings_of(session, problem)
-        if has_solution or any(r.escalation for r in routings):
-            continue
-        local = [t for t in tutors if problem.community.slug in (t.communities or [])]
-        for tutor in local or tutors:
-            if tutor.id == problem.author_id:
-                continue
-            days = (moment - min(r.created_at for r in routings)).days
-            note = f"unanswered {days} days after it was routed"
-            escalated.append(
-                _new_routing(session, problem, tutor, None, [], note, escalation=True, now=moment)
-            )
-    return escalated
-
-
-def inbox(session: Session, person: Person) -> list[Routing]:
-    """What was asked of this person, open requests first, newest first."""
-    routings = session.scalars(
-        select(Routing).where(Routing.person_id == person.id).order_by(Routing.created_at.desc())
-    )
-    return sorted(routings, key=lambda r: r.state not in ACTIVE_STATES)
-
-
-def unread_count(session: Session, person: Person) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Routing)
-            .where(
-                Routing.person_id == person.id,
-                Routing.read_at.is_(None),
-                Routing.state.in_(ACTIVE_STATES),
-            )
-        )
-        or 0
-    )
-
-
-def mark_read(routings: list[Routing], now: datetime | None = None) -> None:
-    moment = now or utcnow()
-    for routing in routings:
-        routing.read_at = routing.read_at or moment
-
-
-# Built once: every page of search results asks it.
-WORKERS_OF = (
-    select(Entry.external_id, Person.name)
-    .join(Routing, Routing.problem_id == Entry.id)
-    .join(Person, Person.id == Routing.person_id)
-    .where(
-        Entry.external_id.in_(bindparam("ids", expanding=True)),
-        Routing.state == RoutingState.TAKEN,
-    )
-)
-
-
-def workers_by_external_id(session: Session, external_ids: list[str]) -> dict[str, list[str]]:
-    """Per problem id (as shown): names of the people working on it."""
-    rows = session.connection().execute(WORKERS_OF, {"ids": external_ids})
-    working: dict[str, list[str]] = defaultdict(list)
-    for external_id, name in rows:
-        working[external_id].append(name)
-    return dict(working)

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from kb.cli import main
 from kb.settings import settings_reference
-from web.auth import SignInThrottle
+from kb.sign_in_throttle import SignInThrottle
 from web.search_logging import SearchLogLimit
 from web.security_headers import SECURITY_HEADERS
 

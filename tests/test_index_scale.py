@@ -8,12 +8,12 @@ import pytest
 
 from indexer.embedder import Embedder
 from indexer.pipeline import build_index, index_params
+from indexer.status import collect_status
 from indexer.vector_index import FLAT, IVF_FP16, IVF_SQ8, VectorIndex, cells_to_search, read_meta
 from kb.database import Database
 from kb.entries import remove_entries
 from kb.models import Entry
 from kb.settings import Settings
-from kb.status import collect_status
 from search.engine import QueryCache, SearchEngine, SearchMode
 from tests.conftest import make_settings
 

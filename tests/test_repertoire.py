@@ -12,11 +12,13 @@ from sqlalchemy import select
 
 from kb.accounts import Role
 from kb.cli import main
-from kb.contributions import InvalidContribution, NotAllowed
 from kb.database import Database
-from kb.lifecycle import Action, allowed, change_state
+from kb.errors import InvalidContribution, NotAllowed
+from kb.lifecycle import change_state
 from kb.models import Entry, Person, utcnow
-from kb.repertoire import promote_to_article, record_review, review_queue
+from kb.permissions import Action, allowed
+from kb.repertoire import promote_to_article
+from kb.reviews import record_review, review_queue
 from kb.settings import Settings
 from tests.conftest import kb_env
 from tests.web_helpers import SignedIn
@@ -122,7 +124,8 @@ def test_content_lifecycle(database: Database, start: str, target: str, legal: b
         manager = Person(handle="km", name="KM", roles=["knowledge_manager"], communities=[])
         session.add(manager)
         session.flush()
-        from kb.contributions import EntryDraft, capture_practice
+        from kb.contributions import capture_practice
+        from kb.entry_schema import EntryDraft
 
         practice = capture_practice(
             session, manager, EntryDraft("Warm-up", "Run 10 minutes."), None
@@ -172,7 +175,8 @@ def test_review_dates_and_the_queue_follow_the_clock(database: Database) -> None
         manager = Person(handle="km", name="KM", roles=["knowledge_manager"], communities=[])
         session.add(manager)
         session.flush()
-        from kb.contributions import EntryDraft, ask_problem
+        from kb.contributions import ask_problem
+        from kb.entry_schema import EntryDraft
 
         case = ask_problem(session, manager, EntryDraft("Press drifts down"), None)
         article = promote_to_article(

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from kb.contributions import MAX_TAGS, MAX_TITLE_CHARS
+from kb.entry_schema import MAX_TAGS, MAX_TITLE_CHARS
 from kb.models import Person, SearchLog
 from kb.settings import Settings
 from tests.test_routing import LATHE

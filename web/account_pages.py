@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kb.accounts import authenticate, end_sessions
+from kb.accounts import authenticate, sign_out_everywhere
 from web.auth import (
     ApiWriterDep,
     FormWriterDep,
@@ -59,7 +59,7 @@ def signin(
     if person is None:
         throttle.failed(session, address, handle)
         return _signin_again(request, handle, next, "Wrong user name or password.", 400)
-    throttle.succeeded(session, address, handle)  # commits a rehashed password too
+    throttle.succeeded(session, address, handle)
     sign_in(request, person)
     return RedirectResponse(safe_next(next), status_code=303)
 
@@ -96,8 +96,7 @@ def api_sign_out_everywhere(
 ) -> Response:
     """End every signed-in session of the caller, on every device (this one too, when
     called with the session cookie). API tokens stay valid: `kb token revoke` ends those."""
-    end_sessions(person)
-    session.commit()
+    sign_out_everywhere(session, person)
     if not request.state.via_token:
         request.session.clear()
     return Response(status_code=204)

@@ -1,14 +1,16 @@
 """The JSON API under /api."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from kb import browse
+from kb.entry_schema import MAX_BODY_CHARS, MAX_TITLE_CHARS
+from kb.models import EntryKind
+from kb.routing import workers_by_external_id
 from search.engine import SearchMode
 from search.filters import SearchFilters
-from search.routing import workers_by_external_id
 from web.auth import require_reader
 from web.deps import EngineDep, SessionDep, entry_or_404
 from web.schemas import EntryOut, ErrorResponse, SearchResponse
@@ -28,7 +30,7 @@ def api_search(
     engine: EngineDep,
     session: SessionDep,
     q: Annotated[str, Query(description="Words, a question or an error code.")],
-    kind: Literal["problem", "solution", "practice"] | None = None,
+    kind: EntryKind | None = None,
     community: str | None = None,
     tag: str | None = None,
     status: str | None = None,
@@ -47,8 +49,8 @@ def api_search(
 
 
 class Draft(BaseModel):
-    title: str = Field(default="", max_length=500)
-    body: str = Field(default="", max_length=100_000)
+    title: str = Field(default="", max_length=MAX_TITLE_CHARS)
+    body: str = Field(default="", max_length=MAX_BODY_CHARS)
 
 
 class PersonRef(BaseModel):

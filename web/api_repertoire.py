@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 
 from kb import collections as kb_collections
 from kb import repertoire as kb_repertoire
+from kb import reviews as kb_reviews
 from kb.communities import set_membership
-from kb.contributions import MAX_TAGS, MAX_TITLE_CHARS
-from kb.lifecycle import Action, change_state, require
+from kb.entry_schema import MAX_TAGS, MAX_TITLE_CHARS
+from kb.lifecycle import change_state
 from kb.models import Article, Collection, Community, Person
+from kb.permissions import Action, require
 from web.auth import ApiWriterDep, ReaderDep, SignedInDep
-from web.capture import after_saving
-from web.deps import EngineDep, RowId, SessionDep, article_or_404, entry_or_404
+from web.deps import RowId, SessionDep, article_or_404, entry_or_404
 from web.schemas import EntryOut, ErrorResponse
 from web.timestamps import UtcDateTime
 
@@ -165,7 +166,6 @@ def api_change_state(
     entry = change_state(
         session, person, entry_or_404(session, external_id), payload.to, payload.note
     )
-    session.commit()
     return EntryOut.from_entry(session, entry)
 
 
@@ -175,7 +175,6 @@ def api_promote(
     payload: ArticleIn,
     person: ApiWriterDep,
     session: SessionDep,
-    engine: EngineDep,
 ) -> ArticleOut:
     """Distil solved cases into a standard-repertoire article (knowledge managers)."""
     require(person, Action.PROMOTE)
@@ -191,8 +190,6 @@ def api_promote(
         review_interval_days=interval,
         tags=payload.tags,
     )
-    session.commit()
-    after_saving(session, engine, article.entry)
     return ArticleOut.from_article(article)
 
 
@@ -207,7 +204,6 @@ def api_edit_article(
     payload: ArticleEdit,
     person: ApiWriterDep,
     session: SessionDep,
-    engine: EngineDep,
 ) -> ArticleOut:
     """Revise the sections (author or knowledge manager), or set owner and review interval."""
     article = article_or_404(session, external_id)
@@ -219,9 +215,6 @@ def api_edit_article(
         owner=_person(session, payload.owner) if payload.owner else None,
         review_interval_days=payload.review_interval_days,
     )
-    session.commit()
-    if payload.sections is not None:
-        after_saving(session, engine, article.entry)
     return ArticleOut.from_article(article)
 
 
@@ -231,8 +224,7 @@ def api_review(
 ) -> dict[str, object]:
     """Record a review: confirmed, revised or archived. The next one is set from the interval."""
     article = article_or_404(session, external_id)
-    review = kb_repertoire.record_review(session, person, article, payload.outcome, payload.note)
-    session.commit()
+    review = kb_reviews.record_review(session, person, article, payload.outcome, payload.note)
     return {
         "article": external_id,
         "outcome": review.outcome,
@@ -247,10 +239,8 @@ def api_flag_review(
     external_id: EntryId, payload: FlagReviewIn, person: ApiWriterDep, session: SessionDep
 ) -> ArticleOut:
     """Put an article in the review queue now (tutors and knowledge managers)."""
-    require(person, Action.FLAG_FOR_REVIEW)
     article = article_or_404(session, external_id)
-    kb_repertoire.request_review(session, article, f"{person.name}: {payload.reason}")
-    session.commit()
+    kb_reviews.flag_for_review(session, person, article, payload.reason)
     return ArticleOut.from_article(article)
 
 
@@ -260,7 +250,7 @@ def api_review_queue(
 ) -> list[QueueItemOut]:
     """Articles whose review is requested, overdue or due soon, most urgent first (signed
     in, as the Reviews page)."""
-    items = kb_repertoire.review_queue(
+    items = kb_reviews.review_queue(
         session,
         due_within_days=request.app.state.settings.review_due_soon_days,
         owner=_person(session, owner) if owner else None,
@@ -304,7 +294,6 @@ def api_membership(
         raise HTTPException(404, f"no community has the id {slug!r}")
     member = _person(session, payload.person)
     set_membership(session, person, community, member, payload.member)
-    session.commit()
     return {"community": slug, "person": member.handle, "member": slug in member.communities}
 
 
@@ -321,7 +310,6 @@ def api_new_collection(
         entries=[entry_or_404(session, entry_id) for entry_id in payload.entries],
         questions=payload.questions,
     )
-    session.commit()
     return CollectionOut.from_collection(collection)
 
 

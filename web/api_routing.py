@@ -8,11 +8,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb import routing as kb_routing
 from kb.models import Person, Routing
-from kb.notify import notify
-from search import routing as kb_routing
+from kb.routing import AskedPerson
 from search.experts import Expert
-from search.routing import RoutingAdvice
+from search.routing import RoutingAdvice, advise, asked_person, next_person
 from web.api_experts import ExpertsResponse
 from web.auth import ApiWriterDep, ReaderDep, SignedInDep
 from web.deps import EngineDep, RowId, SessionDep, entry_or_404, routing_or_404
@@ -106,7 +106,7 @@ def advice_for(
     problem = entry_or_404(session, external_id)
     if problem.kind != "problem":
         raise HTTPException(422, f"{external_id} is a {problem.kind}; only problems are routed")
-    return kb_routing.advise(
+    return advise(
         engine,
         session,
         problem,
@@ -138,20 +138,20 @@ def api_advice(
 
 def chosen_experts(
     session: Session, suggested: list[Expert], handles: list[str] | None
-) -> list[Expert]:
+) -> list[AskedPerson]:
     """kb's suggestions, or the people named, keeping kb's reasons where it has them."""
     if handles is None:
-        return suggested
+        return [asked_person(expert) for expert in suggested]
     by_handle = {expert.person: expert for expert in suggested}
     chosen = []
     for handle in handles:
         if handle in by_handle:
-            chosen.append(by_handle[handle])
+            chosen.append(asked_person(by_handle[handle]))
         else:
             person = session.scalar(select(Person).where(Person.handle == handle))
             if person is None:
                 raise HTTPException(422, f"nobody is called {handle!r}")
-            chosen.append(Expert(person=person.handle, name=person.name, score=0.0))
+            chosen.append(AskedPerson(person.handle))
     return chosen
 
 
@@ -174,8 +174,6 @@ def api_route(
     problem = entry_or_404(session, external_id)
     experts = chosen_experts(session, advice.experts, payload.people)
     routings = kb_routing.route_problem(session, person, problem, experts, payload.note)
-    session.commit()
-    notify(request.app.state.settings, routings)
     return [RoutingOut.from_routing(r) for r in routings]
 
 
@@ -194,7 +192,6 @@ def api_take(routing_id: RowId, person: ApiWriterDep, session: SessionDep) -> Ro
     """Take the problem: everyone who finds it sees that you are working on it."""
     routing = routing_or_404(session, routing_id)
     kb_routing.take(session, person, routing)
-    session.commit()
     return RoutingOut.from_routing(routing)
 
 
@@ -208,20 +205,19 @@ def api_decline(
 ) -> list[RoutingOut]:
     """Decline; kb asks the next suggested person. Answers with both requests."""
     routing = routing_or_404(session, routing_id)
-    successor = kb_routing.decline(session, engine, person, routing, payload.note)
-    session.commit()
+    successor = kb_routing.decline(
+        session, person, routing, payload.note, next_person(engine, session, routing.problem)
+    )
     return [RoutingOut.from_routing(r) for r in (routing, successor) if r is not None]
 
 
 @router.post("/routings/{routing_id}/pass", response_model=list[RoutingOut], tags=["routing"])
 def api_pass(
-    request: Request, routing_id: RowId, payload: PassIn, person: ApiWriterDep, session: SessionDep
+    routing_id: RowId, payload: PassIn, person: ApiWriterDep, session: SessionDep
 ) -> list[RoutingOut]:
     """Pass the problem on to someone better placed. Answers with both requests."""
     routing = routing_or_404(session, routing_id)
     passed = kb_routing.pass_to(session, person, routing, payload.to, payload.note)
-    session.commit()
-    notify(request.app.state.settings, [passed])
     return [RoutingOut.from_routing(routing), RoutingOut.from_routing(passed)]
 
 
@@ -230,10 +226,9 @@ def api_availability(
     payload: AvailabilityIn, person: ApiWriterDep, session: SessionDep
 ) -> AvailabilityOut:
     """Mark yourself away, or opt out of routing; kb then suggests other people."""
-    me = person
-    if payload.away is not None:
-        me.away = payload.away
-    if payload.routing_opt_out is not None:
-        me.routing_opt_out = payload.routing_opt_out
-    session.commit()
-    return AvailabilityOut(id=me.handle, away=me.away, routing_opt_out=me.routing_opt_out)
+    kb_routing.set_availability(
+        session, person, away=payload.away, routing_opt_out=payload.routing_opt_out
+    )
+    return AvailabilityOut(
+        id=person.handle, away=person.away, routing_opt_out=person.routing_opt_out
+    )

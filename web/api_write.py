@@ -12,18 +12,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from kb import contributions as kb_write
-from kb.contributions import (
-    MAX_BODY_CHARS,
-    MAX_COMMENT_CHARS,
-    MAX_TAGS,
-    MAX_TITLE_CHARS,
-    EntryDraft,
-)
-from kb.models import Comment, Entry, FeedbackKind, Person
-from kb.search_log import mark_posted
+from kb.entry_schema import MAX_BODY_CHARS, MAX_COMMENT_CHARS, MAX_TAGS, MAX_TITLE_CHARS, EntryDraft
+from kb.models import Comment, FeedbackKind, Person
 from web.auth import ApiWriterDep, ReaderDep, ViewerDep, visitor_key
-from web.capture import after_saving
-from web.deps import EngineDep, RowId, SessionDep, entry_or_404
+from web.deps import RowId, SessionDep, entry_or_404
 from web.schemas import EntryOut, ErrorResponse
 from web.timestamps import UtcDateTime
 
@@ -110,13 +102,6 @@ class MeOut(BaseModel):
     communities: list[str]
 
 
-def _saved(session: Session, engine: EngineDep, entry: Entry) -> EntryOut:
-    """Commit, make the entry searchable at once, and answer with it."""
-    session.commit()
-    after_saving(session, engine, entry)
-    return EntryOut.from_entry(session, entry)
-
-
 @router.get("/me", response_model=MeOut, tags=["accounts"])
 def api_me(viewer: ViewerDep) -> MeOut:
     """Who the session cookie or token belongs to."""
@@ -136,13 +121,13 @@ def api_ask(
     payload: EntryIn,
     person: ApiWriterDep,
     session: SessionDep,
-    engine: EngineDep,
 ) -> EntryOut:
     """Post a problem; it stays open until a solution is accepted."""
-    problem = kb_write.ask_problem(session, person, payload.draft(), payload.community)
-    if not request.state.via_token:
-        mark_posted(session, visitor_key(request), problem.id)
-    return _saved(session, engine, problem)
+    searched_as = None if request.state.via_token else visitor_key(request)
+    problem = kb_write.ask_problem(
+        session, person, payload.draft(), payload.community, searched_as=searched_as
+    )
+    return EntryOut.from_entry(session, problem)
 
 
 @router.post(
@@ -153,28 +138,24 @@ def api_add_solution(
     payload: SolutionIn,
     person: ApiWriterDep,
     session: SessionDep,
-    engine: EngineDep,
 ) -> EntryOut:
     problem = entry_or_404(session, external_id)
     draft = EntryDraft(payload.title, payload.body)
     solution = kb_write.add_solution(session, person, problem, draft)
-    return _saved(session, engine, solution)
+    return EntryOut.from_entry(session, solution)
 
 
 @router.post("/practices", response_model=EntryOut, status_code=201, tags=["write"])
-def api_capture_practice(
-    payload: EntryIn, person: ApiWriterDep, session: SessionDep, engine: EngineDep
-) -> EntryOut:
+def api_capture_practice(payload: EntryIn, person: ApiWriterDep, session: SessionDep) -> EntryOut:
     """Capture a good practice: how you do something so that it works."""
     practice = kb_write.capture_practice(session, person, payload.draft(), payload.community)
-    return _saved(session, engine, practice)
+    return EntryOut.from_entry(session, practice)
 
 
 @router.post("/solutions/{external_id}/accept", response_model=EntryOut, tags=["write"])
 def api_accept(external_id: EntryId, person: ApiWriterDep, session: SessionDep) -> EntryOut:
     """Accept a solution (the asker or a knowledge manager); answers with the problem."""
     problem = kb_write.accept_solution(session, person, entry_or_404(session, external_id))
-    session.commit()
     return EntryOut.from_entry(session, problem)
 
 
@@ -183,7 +164,6 @@ def _feedback(
 ) -> FeedbackOut:
     entry = entry_or_404(session, external_id)
     kb_write.record_feedback(session, person, entry, kind, reason)
-    session.commit()
     counts = kb_write.feedback_counts(session, [entry.id])[entry.id]
     return FeedbackOut(
         entry=entry.external_id,
@@ -215,13 +195,12 @@ def api_edit(
     payload: EntryEdit,
     person: ApiWriterDep,
     session: SessionDep,
-    engine: EngineDep,
 ) -> EntryOut:
     """Edit an entry (its author or a knowledge manager); the old text stays as a revision."""
     entry = entry_or_404(session, external_id)
     draft = EntryDraft(payload.title, payload.body, payload.tags)
     kb_write.edit_entry(session, person, entry, draft)
-    return _saved(session, engine, entry)
+    return EntryOut.from_entry(session, entry)
 
 
 @router.get("/entries/{external_id}/revisions", response_model=list[RevisionOut], tags=["entries"])
@@ -260,7 +239,6 @@ def api_add_comment(
     comment = kb_write.add_comment(
         session, person, entry_or_404(session, external_id), payload.body
     )
-    session.commit()
     return CommentOut.from_comment(comment)
 
 
@@ -268,11 +246,11 @@ def api_add_comment(
     "/comments/{comment_id}/solution", response_model=EntryOut, status_code=201, tags=["discussion"]
 )
 def api_comment_to_solution(
-    comment_id: RowId, person: ApiWriterDep, session: SessionDep, engine: EngineDep
+    comment_id: RowId, person: ApiWriterDep, session: SessionDep
 ) -> EntryOut:
     """Turn your comment on a problem into a solution of it."""
     comment = session.get(Comment, comment_id)
     if comment is None:
         raise HTTPException(404, f"no comment has the id {comment_id}")
     solution = kb_write.comment_to_solution(session, person, comment)
-    return _saved(session, engine, solution)
+    return EntryOut.from_entry(session, solution)

@@ -17,8 +17,11 @@ from indexer.embedder import embedder_for
 from kb.accounts import Role, has_role
 from kb.database import Database
 from kb.models import Entry
+from kb.notify import send_routing_emails
 from kb.settings import Settings
+from kb.sign_in_throttle import SignInThrottle
 from search.engine import SearchEngine
+from search.subscribers import keep_search_current
 from web import (
     account_pages,
     api,
@@ -32,7 +35,7 @@ from web import (
     repertoire_pages,
     routing_pages,
 )
-from web.auth import SignInThrottle, ViewerDep
+from web.auth import ViewerDep
 from web.deps import EngineDep
 from web.errors import install_error_handlers
 from web.limits import BodySizeLimit
@@ -56,6 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Requests run side by side, each embedding one query: one core per query each.
     embedder = embedder_for(settings, threads=1)
     engine = SearchEngine.open(settings, database, embedder)
+    # The side effects of every write, subscribed once (kb.announcements).
+    keep_search_current(database.subscribers, engine)
+    send_routing_emails(database.subscribers, settings, database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -11,16 +11,14 @@ header by itself.
 
 import hmac
 import secrets
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from kb.accounts import end_sessions, handle_key, person_for_token
-from kb.models import Person, SignInFailure, utcnow
+from kb.accounts import person_for_token, sign_out_everywhere
+from kb.models import Person
 from kb.settings import Settings
 from web.deps import SessionDep
 
@@ -72,8 +70,7 @@ def sign_out(request: Request, session: Session) -> None:
     before signing out (or copied elsewhere) is no longer accepted either."""
     person = _person_from_cookie(request, session)
     if person is not None:
-        end_sessions(person)
-        session.commit()
+        sign_out_everywhere(session, person)
     request.session.clear()
 
 
@@ -99,7 +96,6 @@ def _person_from_token(request: Request, session: Session) -> Person | None:
     person = person_for_token(session, token.strip())
     if person is None:
         raise HTTPException(401, "this API token is not valid or has been revoked")
-    session.commit()  # keeps last_used_at
     request.state.via_token = True
     return person
 
@@ -158,55 +154,3 @@ ReaderDep = Annotated[Person | None, Depends(require_reader)]
 SignedInDep = Annotated[Person, Depends(require_person)]
 ApiWriterDep = Annotated[Person, Depends(require_api_writer)]
 FormWriterDep = Annotated[Person, Depends(require_form_writer)]
-
-
-class SignInThrottle:
-    """At most MAX_FAILURES failed sign-ins per name and address in WINDOW, and at most
-    MAX_ACCOUNT_FAILURES per name from all addresses together (so that rotating
-    addresses does not buy more guesses), counted in the database: every worker process
-    and machine sees the same count. Names count by kb.accounts.handle_key, so every
-    spelling that signs in as one person (padded, full-width, other case) counts as one."""
-
-    MAX_FAILURES = 5
-    MAX_ACCOUNT_FAILURES = 20
-    WINDOW = timedelta(seconds=300)
-
-    def retry_after(self, session: Session, address: str, handle: str) -> int:
-        """Seconds to wait before the next attempt; 0 when one is allowed now."""
-        this_name, from_this_address = self._who(address, handle)
-        from_here = self._wait(session, self.MAX_FAILURES, this_name, from_this_address)
-        from_anywhere = self._wait(session, self.MAX_ACCOUNT_FAILURES, this_name)
-        return max(from_here, from_anywhere)
-
-    def _wait(self, session: Session, limit: int, *who: ColumnElement[bool]) -> int:
-        now = utcnow()
-        recent = session.scalars(
-            select(SignInFailure.failed_at)
-            .where(*who, SignInFailure.failed_at > now - self.WINDOW)
-            .order_by(SignInFailure.failed_at.desc())
-            .limit(limit)
-        ).all()
-        if len(recent) < limit:
-            return 0
-        return int((recent[-1] + self.WINDOW - now).total_seconds()) + 1
-
-    def failed(self, session: Session, address: str, handle: str) -> None:
-        now = utcnow()
-        session.execute(delete(SignInFailure).where(SignInFailure.failed_at < now - self.WINDOW))
-        handle_column, address_column = self._key(address, handle)
-        session.add(SignInFailure(handle=handle_column, address=address_column, failed_at=now))
-        session.commit()
-
-    def succeeded(self, session: Session, address: str, handle: str) -> None:
-        session.execute(delete(SignInFailure).where(*self._who(address, handle)))
-        session.commit()
-
-    @classmethod
-    def _who(cls, address: str, handle: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-        handle_column, address_column = cls._key(address, handle)
-        return SignInFailure.handle == handle_column, SignInFailure.address == address_column
-
-    @staticmethod
-    def _key(address: str, handle: str) -> tuple[str, str]:
-        """As stored: the name's throttle key and the address, cut to the columns' lengths."""
-        return handle_key(handle)[:200], address[:100]

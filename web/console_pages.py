@@ -4,34 +4,25 @@ community health, for tutors, community leaders, knowledge managers and admins."
 from datetime import timedelta
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from kb.contributions import InvalidContribution, NotAllowed
+from indexer.status import collect_status
+from kb.errors import NotAllowed
+from kb.gaps import CONSOLE_DENIED, GapToAssign, assign_gap, may_use_console, open_gaps
 from kb.health import HealthReport, community_health
 from kb.models import Community, Person, utcnow
 from kb.search_log import failed_searches, prune
 from kb.settings import Settings
-from kb.status import collect_status
 from search.engine import SearchEngine
-from search.gaps import (
-    GapCluster,
-    GapItem,
-    assign_gap,
-    find_gaps,
-    may_use_console,
-    open_gaps,
-    unanswered_problems,
-)
+from search.gaps import find_gaps, gap_of_texts, unanswered_problems
 from web.auth import FormWriterDep, SignedInDep
 from web.charts import bar_chart, line_chart, sparkline
 from web.deps import EngineDep, SessionDep
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
-CONSOLE_DENIED = "the console is for tutors, community leaders, knowledge managers and admins"
 
 
 def health_charts(report: HealthReport) -> dict[str, Any]:
@@ -80,7 +71,6 @@ def console_page(
     now = utcnow()
     since = now - timedelta(weeks=weeks)
     prune(session, settings.search_log_days, now=now)
-    session.commit()
     report = community_health(session, since=since, community=community, now=now)
     gaps = find_gaps(engine, session, settings, since=since, community=community, now=now)
     assigned = open_gaps(session)
@@ -137,19 +127,8 @@ def post_gap(
     """Assign a gap (the group's texts, as the console showed them) to a person."""
     if not may_use_console(person):
         raise NotAllowed(CONSOLE_DENIED)
-    target = session.scalar(select(Person).where(Person.handle == assignee.strip()))
-    if target is None:
-        raise InvalidContribution(f"nobody is called {assignee!r}")
     texts = [text for text in texts if text.strip()][:100]
-    if not texts:
-        raise InvalidContribution("this group has no texts")
-    now = utcnow()
-    items = [GapItem(text, now, "search") for text in texts]
-    vectors = engine.embedder.encode(texts)
-    centroid = vectors.mean(axis=0)
-    centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-9)
-    terms = [term.strip() for term in label.split(",") if term.strip()][:6]
-    cluster = GapCluster(items=items, terms=terms, centroid=centroid.astype(np.float32))
-    assign_gap(session, person, cluster, target, note, community or None)
-    session.commit()
+    cluster = gap_of_texts(engine, texts, label)
+    gap = GapToAssign(cluster.label, cluster.examples, cluster.size, cluster.centroid)
+    assign_gap(session, person, gap, assignee, note, community or None)
     return RedirectResponse("/console#gaps", status_code=303)

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from kb.contributions import InvalidContribution, NotAllowed
+from kb.errors import InvalidContribution, NotAllowed
 from search.engine import QueryError
 from web.auth import SignInRequired
 from web.schemas import ErrorBody, ErrorResponse

@@ -13,12 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from kb import contributions as kb_write
-from kb.contributions import EntryDraft, InvalidContribution, parse_tags
+from kb.entry_schema import EntryDraft, parse_tags
+from kb.errors import InvalidContribution, NotAllowed
 from kb.models import Comment, Entry, FeedbackKind
-from kb.search_log import mark_posted
 from web.auth import FormWriterDep, SignedInDep, visitor_key
-from web.capture import after_saving
-from web.deps import EngineDep, FormText, RowId, SessionDep, entry_or_404
+from web.deps import FormText, RowId, SessionDep, entry_or_404
 from web.pages import capture_context, entry_context
 from web.templating import templates
 
@@ -50,16 +49,14 @@ def post_problem(
     request: Request,
     person: FormWriterDep,
     session: SessionDep,
-    engine: EngineDep,
     form: EntryFormDep,
 ) -> Response:
     try:
-        problem = kb_write.ask_problem(session, person, form.draft(), form.community or None)
+        problem = kb_write.ask_problem(
+            session, person, form.draft(), form.community or None, visitor_key(request)
+        )
     except InvalidContribution as error:
         return _form_again(request, session, person, "ask.html", form, error)
-    mark_posted(session, visitor_key(request), problem.id)
-    session.commit()
-    after_saving(session, engine, problem)
     return _to_entry(problem)
 
 
@@ -68,15 +65,12 @@ def post_practice(
     request: Request,
     person: FormWriterDep,
     session: SessionDep,
-    engine: EngineDep,
     form: EntryFormDep,
 ) -> Response:
     try:
         practice = kb_write.capture_practice(session, person, form.draft(), form.community or None)
     except InvalidContribution as error:
         return _form_again(request, session, person, "capture.html", form, error)
-    session.commit()
-    after_saving(session, engine, practice)
     return _to_entry(practice)
 
 
@@ -89,7 +83,6 @@ def _form_again(
     error: Exception,
 ) -> Response:
     """The same form, with the reason and everything the person typed."""
-    session.rollback()
     context = capture_context(session, person, form.model_dump(), str(error))
     return templates.TemplateResponse(request, template, context, status_code=422)
 
@@ -100,7 +93,6 @@ def post_solution(
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
-    engine: EngineDep,
     body: FormText = "",
     title: FormText = "",
 ) -> Response:
@@ -108,10 +100,7 @@ def post_solution(
     try:
         solution = kb_write.add_solution(session, person, problem, EntryDraft(title, body))
     except InvalidContribution as error:
-        session.rollback()
         return _entry_with_error(request, session, person, problem, error, solution=body)
-    session.commit()
-    after_saving(session, engine, solution)
     return _to_entry(problem, solution.external_id)
 
 
@@ -119,7 +108,6 @@ def post_solution(
 def post_accept(external_id: str, person: FormWriterDep, session: SessionDep) -> Response:
     solution = entry_or_404(session, external_id)
     problem = kb_write.accept_solution(session, person, solution)
-    session.commit()
     return _to_entry(problem, solution.external_id)
 
 
@@ -142,10 +130,8 @@ def post_feedback(
     try:
         kb_write.record_feedback(session, person, entry, feedback_kind, reason)
     except InvalidContribution as error:
-        session.rollback()
         page = entry.solves or entry
         return _entry_with_error(request, session, person, page, error, flag=reason)
-    session.commit()
     if entry.solves is not None:
         return _to_entry(entry.solves, entry.external_id)
     return _to_entry(entry)
@@ -163,22 +149,18 @@ def post_comment(
     try:
         comment = kb_write.add_comment(session, person, entry, body)
     except InvalidContribution as error:
-        session.rollback()
         return _entry_with_error(request, session, person, entry, error, comment=body)
-    session.commit()
     return _to_entry(entry, f"comment-{comment.id}")
 
 
 @router.post("/comments/{comment_id}/solution")
 def post_comment_to_solution(
-    comment_id: RowId, person: FormWriterDep, session: SessionDep, engine: EngineDep
+    comment_id: RowId, person: FormWriterDep, session: SessionDep
 ) -> Response:
     comment = session.get(Comment, comment_id)
     if comment is None:
         raise HTTPException(404, f"no comment has the id {comment_id}")
     solution = kb_write.comment_to_solution(session, person, comment)
-    session.commit()
-    after_saving(session, engine, solution)
     return _to_entry(comment.entry, solution.external_id)
 
 
@@ -188,7 +170,7 @@ def edit_page(
 ) -> Response:
     entry = entry_or_404(session, external_id)
     if not kb_write.may_edit(person, entry):
-        raise kb_write.NotAllowed("only the author or a knowledge manager can edit this entry")
+        raise NotAllowed("only the author or a knowledge manager can edit this entry")
     form = {"title": entry.title, "body": entry.body, "tags": ", ".join(entry.tags)}
     return templates.TemplateResponse(
         request, "edit.html", {"entry": entry, "form": form, "error": None}
@@ -201,7 +183,6 @@ def post_edit(
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
-    engine: EngineDep,
     title: FormText = "",
     body: FormText = "",
     tags: FormText = "",
@@ -210,13 +191,10 @@ def post_edit(
     try:
         kb_write.edit_entry(session, person, entry, EntryDraft(title, body, parse_tags(tags)))
     except InvalidContribution as error:
-        session.rollback()
         form = {"title": title, "body": body, "tags": tags}
         return templates.TemplateResponse(
             request, "edit.html", {"entry": entry, "form": form, "error": str(error)}, 422
         )
-    session.commit()
-    after_saving(session, engine, entry)
     return _to_entry(entry)
 
 

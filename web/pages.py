@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 
 from kb import browse
 from kb import contributions as kb_write
-from kb.lifecycle import events_of
+from kb.history import events_of
 from kb.models import Community, Entry, Person
-from kb.repertoire import overdue_articles
+from kb.reviews import overdue_articles
+from kb.routing import workers_by_external_id
 from kb.search_log import mark_opened
 from search.engine import QueryError
 from search.filters import SearchFilters
-from search.routing import workers_by_external_id
 from web.auth import ViewerDep, require_reader, visitor_key
 from web.deps import MAX_ROW_ID, EngineDep, SessionDep, entry_or_404
 from web.repertoire_pages import entry_lifecycle_context
@@ -120,7 +120,6 @@ def entry_page(
     entry = entry_or_404(session, external_id)
     if search_log_id is not None:  # opened from a logged search
         mark_opened(session, search_log_id, visitor_key(request), entry.id)
-        session.commit()
     context = entry_context(session, entry, viewer)
     context.update(routing_context(request, session, engine, entry, viewer))
     context.update(entry_lifecycle_context(session, entry, viewer))

@@ -9,12 +9,14 @@ from sqlalchemy import select
 
 from kb import collections as kb_collections
 from kb import repertoire as kb_repertoire
-from kb.contributions import InvalidContribution, parse_tags
-from kb.lifecycle import Action, allowed, change_state, require
+from kb import reviews as kb_reviews
+from kb.entry_schema import parse_tags
+from kb.errors import InvalidContribution
+from kb.lifecycle import change_state
 from kb.models import Collection, Community, Entry, Person
+from kb.permissions import Action, allowed, require
 from web.auth import FormWriterDep, ReaderDep, SignedInDep
-from web.capture import after_saving
-from web.deps import EngineDep, FormText, RowId, SessionDep, article_or_404, entry_or_404
+from web.deps import FormText, RowId, SessionDep, article_or_404, entry_or_404
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +31,7 @@ def repertoire_page(request: Request, viewer: ReaderDep, session: SessionDep) ->
         "managing": managing,
         "candidates": kb_repertoire.promotion_candidates(session) if managing else [],
         "duplicates": kb_repertoire.near_duplicate_solutions(session) if managing else [],
-        "is_overdue": kb_repertoire.is_overdue,
+        "is_overdue": kb_reviews.is_overdue,
     }
     return templates.TemplateResponse(request, "repertoire.html", context)
 
@@ -74,9 +76,7 @@ def _article_form(
 
 
 @router.post("/repertoire/new", response_class=HTMLResponse)
-async def post_article(
-    request: Request, person: FormWriterDep, session: SessionDep, engine: EngineDep
-) -> Response:
+async def post_article(request: Request, person: FormWriterDep, session: SessionDep) -> Response:
     form = {key: str(value) for key, value in (await request.form()).items()}
     try:
         sources = [
@@ -100,11 +100,8 @@ async def post_article(
             tags=parse_tags(form.get("tags", "")),
         )
     except (InvalidContribution, HTTPException) as error:
-        session.rollback()
         message = str(error.detail) if isinstance(error, HTTPException) else str(error)
         return _article_form(request, session, person, form, message, 422)
-    session.commit()
-    after_saving(session, engine, article.entry)
     return RedirectResponse(f"/entries/{article.entry.external_id}", status_code=303)
 
 
@@ -117,7 +114,6 @@ def post_state(
     note: FormText = "",
 ) -> Response:
     entry = change_state(session, person, entry_or_404(session, external_id), to, note)
-    session.commit()
     return RedirectResponse(f"/entries/{entry.external_id}", status_code=303)
 
 
@@ -126,12 +122,12 @@ def reviews_page(
     request: Request, person: SignedInDep, session: SessionDep, owner: str = ""
 ) -> Response:
     owner_person = session.scalar(select(Person).where(Person.handle == owner)) if owner else None
-    queue = kb_repertoire.review_queue(
+    queue = kb_reviews.review_queue(
         session,
         due_within_days=request.app.state.settings.review_due_soon_days,
         owner=owner_person,
     )
-    by_owner: dict[str, list[kb_repertoire.QueueItem]] = {}
+    by_owner: dict[str, list[kb_reviews.QueueItem]] = {}
     for item in queue:
         by_owner.setdefault(item.article.owner.name, []).append(item)
     context = {
@@ -152,8 +148,7 @@ def post_review(
     note: FormText = "",
 ) -> Response:
     article = article_or_404(session, external_id)
-    kb_repertoire.record_review(session, person, article, outcome, note)
-    session.commit()
+    kb_reviews.record_review(session, person, article, outcome, note)
     return RedirectResponse("/reviews", status_code=303)
 
 
@@ -161,12 +156,8 @@ def post_review(
 def post_flag_review(
     external_id: str, person: FormWriterDep, session: SessionDep, reason: FormText = ""
 ) -> Response:
-    require(person, Action.FLAG_FOR_REVIEW)
     article = article_or_404(session, external_id)
-    if len(reason.strip()) < 3:
-        raise InvalidContribution("say why it needs a review")
-    kb_repertoire.request_review(session, article, f"{person.name}: {reason.strip()}")
-    session.commit()
+    kb_reviews.flag_for_review(session, person, article, reason)
     return RedirectResponse(f"/entries/{external_id}", status_code=303)
 
 
@@ -210,12 +201,10 @@ def post_collection(
             questions=questions.splitlines(),
         )
     except (InvalidContribution, HTTPException) as error:
-        session.rollback()
         message = str(error.detail) if isinstance(error, HTTPException) else str(error)
         return templates.TemplateResponse(
             request, "collection_form.html", {"form": form, "error": message}, status_code=422
         )
-    session.commit()
     return RedirectResponse(f"/collections/{collection.id}", status_code=303)
 
 
@@ -270,9 +259,10 @@ def entry_lifecycle_context(
     session: SessionDep, entry: Entry, viewer: Person | None
 ) -> dict[str, Any]:
     """For the entry page: the article side, reviews, history and allowed state changes."""
-    from kb.lifecycle import CONTENT_TRANSITIONS, events_of
+    from kb.history import events_of
+    from kb.lifecycle import CONTENT_TRANSITIONS
 
-    article = kb_repertoire.article_of(session, entry)
+    article = kb_reviews.article_of(session, entry)
     targets: list[str] = []
     if viewer is not None and entry.kind != "problem":
         for target, (sources, action) in CONTENT_TRANSITIONS.items():
@@ -290,8 +280,8 @@ def entry_lifecycle_context(
     return {
         "article": article,
         "article_credits": kb_repertoire.credits(article) if article else [],
-        "article_overdue": kb_repertoire.is_overdue(article) if article else False,
-        "reviews": kb_repertoire.reviews_of(session, entry) if article else [],
+        "article_overdue": kb_reviews.is_overdue(article) if article else False,
+        "reviews": kb_reviews.reviews_of(session, entry) if article else [],
         "events": events_of(session, entry),
         "state_targets": targets,
         "may_promote": viewer is not None
@@ -301,5 +291,5 @@ def entry_lifecycle_context(
         "may_flag_review": viewer is not None
         and article is not None
         and allowed(viewer, Action.FLAG_FOR_REVIEW),
-        "cited_by": kb_repertoire.articles_citing(session, entry),
+        "cited_by": kb_reviews.articles_citing(session, entry),
     }

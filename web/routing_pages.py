@@ -6,10 +6,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from kb.models import Entry, Person, utcnow
-from kb.notify import notify
-from search import routing as kb_routing
-from search.gaps import gaps_assigned_to
+from kb import routing as kb_routing
+from kb.gaps import gaps_assigned_to, mark_gaps_read
+from kb.models import Entry, Person
+from search.routing import advise, next_person
 from web.api_routing import chosen_experts
 from web.auth import FormWriterDep, SignedInDep
 from web.deps import EngineDep, FormText, RowId, SessionDep, entry_or_404, routing_or_404
@@ -33,7 +33,7 @@ def routing_context(
     }
     if entry.status in ("open", "in_progress"):
         settings = request.app.state.settings
-        context["advice"] = kb_routing.advise(
+        context["advice"] = advise(
             engine,
             session,
             entry,
@@ -55,7 +55,7 @@ def post_route(
 ) -> Response:
     problem = entry_or_404(session, external_id)
     settings = request.app.state.settings
-    advice = kb_routing.advise(
+    advice = advise(
         engine,
         session,
         problem,
@@ -63,9 +63,7 @@ def post_route(
         limit=settings.routing_people,
     )
     experts = chosen_experts(session, advice.experts, people)
-    routings = kb_routing.route_problem(session, person, problem, experts, note)
-    session.commit()
-    notify(settings, routings)
+    kb_routing.route_problem(session, person, problem, experts, note)
     return RedirectResponse(f"/entries/{problem.external_id}#routing", status_code=303)
 
 
@@ -86,10 +84,8 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
             "me": person,
         },
     )
-    kb_routing.mark_read(items)
-    for gap in gaps:
-        gap.read_at = gap.read_at or utcnow()
-    session.commit()
+    kb_routing.mark_read(session, items)
+    mark_gaps_read(session, gaps)
     return response
 
 
@@ -97,40 +93,32 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
 def post_take(routing_id: RowId, person: FormWriterDep, session: SessionDep) -> Response:
     routing = routing_or_404(session, routing_id)
     kb_routing.take(session, person, routing)
-    session.commit()
     return RedirectResponse(f"/entries/{routing.problem.external_id}", status_code=303)
 
 
 @router.post("/routings/{routing_id}/decline")
 def post_decline(
-    request: Request,
     routing_id: RowId,
     person: FormWriterDep,
     session: SessionDep,
     engine: EngineDep,
     note: FormText = "",
 ) -> Response:
-    successor = kb_routing.decline(
-        session, engine, person, routing_or_404(session, routing_id), note
-    )
-    session.commit()
-    if successor is not None:
-        notify(request.app.state.settings, [successor])
+    routing = routing_or_404(session, routing_id)
+    successor = next_person(engine, session, routing.problem)
+    kb_routing.decline(session, person, routing, note, successor)
     return RedirectResponse("/inbox", status_code=303)
 
 
 @router.post("/routings/{routing_id}/pass")
 def post_pass(
-    request: Request,
     routing_id: RowId,
     person: FormWriterDep,
     session: SessionDep,
     to: FormText = "",
     note: FormText = "",
 ) -> Response:
-    passed = kb_routing.pass_to(session, person, routing_or_404(session, routing_id), to, note)
-    session.commit()
-    notify(request.app.state.settings, [passed])
+    kb_routing.pass_to(session, person, routing_or_404(session, routing_id), to, note)
     return RedirectResponse("/inbox", status_code=303)
 
 
@@ -141,7 +129,6 @@ def post_availability(
     away: FormText = "",
     routing_opt_out: FormText = "",
 ) -> Response:
-    person.away = away == "on"
-    person.routing_opt_out = routing_opt_out == "on"
-    session.commit()
+    opt_out = routing_opt_out == "on"
+    kb_routing.set_availability(session, person, away=away == "on", routing_opt_out=opt_out)
     return RedirectResponse("/inbox", status_code=303)

@@ -84,7 +84,4 @@ def record_search(
         person=viewer if settings.log_searcher_identity else None,
         may_add_row=lambda: limit.allow(visitor, address),
     )
-    if entry is None:
-        return None
-    session.commit()
-    return entry.id
+    return None if entry is None else entry.id

@@ -8,6 +8,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from kb.accounts import Role, has_role
+from kb.gaps import unread_gaps
+from kb.routing import unread_count
 from web.auth import CSRF_FIELD, csrf_token
 from web.rendering import marked_snippet, render_markdown
 
@@ -25,9 +27,6 @@ def page_context(request: Request) -> dict[str, Any]:
 
 
 def _inbox_unread(request: Request, viewer: Any) -> int:
-    from search.gaps import unread_gaps
-    from search.routing import unread_count
-
     if viewer is None:
         return 0
     with request.app.state.database.session() as session:

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from kb.cli.context import clear_errors, progress_bar
+
 
 @click.group("tune")
 def tune_group() -> None:
@@ -27,13 +29,12 @@ def tune_routing_command(as_json: bool) -> None:
     KB_HOME/routing-model.json; `kb experts`, the API and the web app use it from then
     on. Run it again after a large import or `kb reindex --full`.
     """
-    from kb.cli import _clear_errors, progress_bar
     from search.expert_model import MIN_SOLVED_PROBLEMS
     from search.learned_routing import history_of, tune_routing
 
     context = click.get_current_context().find_root().obj
     started = time.perf_counter()
-    with _clear_errors():
+    with clear_errors():
         engine = context.engine()
         with context.database.session() as session:
             history = history_of(engine, session)
@@ -79,7 +80,6 @@ def eval_experts(
     context: Any, queries: Path, qrels: Path, limit: int, run_out: Path | None, as_json: bool
 ) -> None:
     """Every method on the same queries, in one run (see `kb eval --help`)."""
-    from kb.cli import _clear_errors, progress_bar
     from kb.models import utcnow
     from search.evaluation import (
         bootstrap_difference,
@@ -101,7 +101,7 @@ def eval_experts(
 
     scoring = ExpertScoring()
     max_chars = context.settings.max_query_chars
-    with _clear_errors():
+    with clear_errors():
         query_list = load_queries(queries)
         judgements = load_qrels(qrels)
         engine = context.engine()

@@ -4,6 +4,8 @@ from datetime import datetime
 
 import click
 
+from kb.routing import escalate_overdue
+
 
 @click.command("escalate")
 @click.option(
@@ -24,9 +26,6 @@ def escalate_command(days: float | None, now_text: str | None) -> None:
     still have no solution: each goes to its community's tutors (any tutor if it has
     none), once. Run it from cron, for example hourly.
     """
-    from kb.notify import notify
-    from search.routing import escalate_overdue
-
     context = click.get_current_context().find_root().obj
     try:
         now = datetime.fromisoformat(now_text) if now_text else None
@@ -36,13 +35,9 @@ def escalate_command(days: float | None, now_text: str | None) -> None:
         ) from None
     deadline = days if days is not None else context.settings.escalation_days
     with context.database.session() as session:
-        escalated = escalate_overdue(session, deadline, now=now)
-        session.commit()
-        mailed = notify(context.settings, escalated)
+        escalated = escalate_overdue(session, deadline, now=now)  # e-mailed once committed
         for routing in escalated:
             click.echo(
                 f"{routing.problem.external_id} → {routing.person.handle} (tutor): {routing.note}"
             )
         click.echo(f"Escalated {len(escalated)} request(s); deadline {deadline:g} days.")
-        if mailed:
-            click.echo(f"E-mailed {mailed} of them.")

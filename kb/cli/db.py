@@ -1,12 +1,14 @@
-"""`kb db upgrade`, `kb doctor`, `kb backup` and `kb restore`."""
+"""`kb db upgrade`, `kb status`, `kb doctor`, `kb backup` and `kb restore`."""
 
+import json
 import sqlite3
 from pathlib import Path
 
 import click
 from sqlalchemy import make_url, update
 
-from kb.cli import Context, _clear_errors, _run_reindex, pass_context
+from kb.cli.context import Context, clear_errors, pass_context
+from kb.cli.corpus import run_reindex
 from kb.database import Database
 from kb.settings import Settings
 
@@ -31,7 +33,7 @@ def db_upgrade_command(context: Context) -> None:
     """
     database = _database(context.settings)
     try:
-        with _clear_errors():
+        with clear_errors():
             before, after = database.upgrade_schema()
     finally:
         database.dispose()
@@ -72,10 +74,10 @@ def doctor_command(context: Context, fix: bool) -> None:
     --fix deletes orphaned vectors, rebuilds the keyword index, and reindexes
     (embedding only what needs it).
     """
-    from kb.doctor import diagnose, repair
+    from search.doctor import diagnose, repair
     from search.learned_routing import routing_status
 
-    with _clear_errors():
+    with clear_errors():
         findings = diagnose(context.settings, context.database)
         with context.database.session() as session:
             routing = routing_status(context.settings.home, session)
@@ -91,8 +93,8 @@ def doctor_command(context: Context, fix: bool) -> None:
         raise SystemExit(1)
     for done in repair(context.database, findings):
         click.echo(f"fixed: {done}")
-    _run_reindex(context, full=False)
-    with _clear_errors():
+    run_reindex(context, full=False)
+    with clear_errors():
         remaining = diagnose(context.settings, context.database)
     for finding in remaining:
         click.echo(f"✗ still: {finding.check}: {finding.problem}")
@@ -170,7 +172,7 @@ def restore_command(context: Context, file: Path, yes: bool) -> None:
         backup.close()
     database = _database(context.settings)
     try:
-        with _clear_errors():
+        with clear_errors():
             database.create_schema()  # refuses a backup from an older kb: kb db upgrade
         _invalidate_index(context.settings, database)
     finally:
@@ -192,3 +194,21 @@ def _invalidate_index(settings: Settings, database: Database) -> None:
         floor = max(meta.generation if meta else 0, state.generation if state else 0)
         session.execute(update(IndexState).where(IndexState.id == 1).values(generation=floor + 1))
         session.commit()
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def status_command(context: Context, as_json: bool) -> None:
+    """Show what is in the database and the index."""
+    from indexer.status import collect_status
+    from search.learned_routing import routing_status
+
+    status = collect_status(context.settings, context.database)
+    with context.database.session() as session:
+        status["routing"] = routing_status(context.settings.home, session).reason
+    if as_json:
+        click.echo(json.dumps(status, indent=2, default=str))
+        return
+    for key, value in status.items():
+        click.echo(f"{key:<22} {value}")

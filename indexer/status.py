@@ -10,7 +10,7 @@ from indexer.embedder import embedding_model_id
 from indexer.pipeline import stale_entry_ids
 from indexer.vector_index import read_meta
 from kb.database import Database
-from kb.models import Community, Entry, IndexState, Passage, Person
+from kb.models import Community, Entry, EntryKind, IndexState, Passage, Person
 from kb.settings import Settings
 
 
@@ -21,7 +21,7 @@ def collect_status(settings: Settings, database: Database) -> dict[str, Any]:
         state = session.get(IndexState, 1)
         counts = {
             kind: session.scalar(select(func.count(Entry.id)).where(Entry.kind == kind)) or 0
-            for kind in ("problem", "solution", "practice")
+            for kind in EntryKind
         }
         status: dict[str, Any] = {
             "home": str(settings.home.resolve()),

@@ -79,12 +79,7 @@ def user_add(
         parsed = [parse_role(role) for role in roles]
         password = _read_password(password_file)
         with _context().database.session() as session:
-            person, created = add_user(session, name, parsed, password, full_name)
-            if email:
-                if "@" not in email or any(c.isspace() for c in email):
-                    raise AccountError(f"{email!r} is not an e-mail address")
-                person.email = email
-            session.commit()
+            person, created = add_user(session, name, parsed, password, full_name, email or None)
             verb = "Created" if created else "Updated"
             click.echo(f"{verb} {person.handle} ({', '.join(person.roles)}); they can sign in now.")
     except AccountError as error:
@@ -131,7 +126,6 @@ def token_create(name: str, label: str) -> None:
         if person is None:
             raise click.ClickException(f"nobody is called {name!r}; see `kb user list`")
         token, plain = create_token(session, person, label)
-        session.commit()
         click.echo(f"Token {token.id} for {person.handle} (shown only now):", err=True)
         click.echo(plain)
 
@@ -160,7 +154,6 @@ def token_revoke(token_id: int) -> None:
     try:
         with _context().database.session() as session:
             token = revoke_token(session, token_id)
-            session.commit()
             click.echo(f"Revoked token {token.id} of {token.person.handle}.")
     except AccountError as error:
         raise click.ClickException(str(error)) from None

@@ -1,0 +1,91 @@
+"""What the commands share: settings, the database, the model (loaded only when a
+command needs it), clear errors and progress bars.
+
+The CLI is the composition root: it may import every layer. Heavy layers (the model,
+FAISS, the web app) are imported inside the functions that need them, so that
+`kb --help` and the small commands start in a fraction of a second."""
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+import click
+
+from kb.database import Database
+from kb.notify import send_routing_emails
+from kb.settings import Settings
+
+
+class Context:
+    """What commands share; the model loads only when a command needs it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def database(self) -> Database:
+        database = Database.from_settings(self.settings)
+        with clear_errors():
+            database.create_schema()
+        send_routing_emails(database.subscribers, self.settings, database)
+        return database
+
+    @cached_property
+    def embedder(self) -> Any:
+        from indexer.embedder import embedder_for
+
+        return embedder_for(self.settings)
+
+    def engine(self) -> Any:
+        from search.engine import SearchEngine
+        from search.subscribers import keep_search_current
+
+        engine = SearchEngine.open(self.settings, self.database, self.embedder)
+        keep_search_current(self.database.subscribers, engine)
+        return engine
+
+
+def known_errors() -> tuple[type[Exception], ...]:
+    from indexer.model_files import ModelNotFound
+    from indexer.vector_index import IndexModelMismatch, IndexUnreadable
+    from kb.database import SchemaOutdated
+    from kb.sources import ImportRejected
+    from search.engine import QueryError
+
+    return (
+        ImportRejected,
+        QueryError,
+        IndexModelMismatch,
+        IndexUnreadable,
+        ModelNotFound,
+        SchemaOutdated,
+    )
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    try:
+        yield
+    except known_errors() as error:
+        raise click.ClickException(str(error)) from error
+
+
+@contextmanager
+def progress_bar(label: str, total: int, unit: str = "entries") -> Iterator[Any]:
+    """A live bar with a rate (entries/s) on a terminal; silent when piped."""
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total,
+        desc=label,
+        unit=f" {unit}",
+        disable=not sys.stderr.isatty(),
+        file=sys.stderr,
+        dynamic_ncols=True,
+    ) as bar:
+        yield bar
+
+
+pass_context = click.make_pass_decorator(Context)
