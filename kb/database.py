@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from kb import keyword_schema
 from kb.announcements import Subscribers
 from kb.models import Base, IndexState
 from kb.settings import Settings
@@ -54,8 +55,9 @@ class Database:
     def create_schema(self) -> None:
         """Make a new, empty database ready; check an existing one is at the newest revision.
 
-        An empty database gets the tables of the models and is stamped with the newest
-        migration. A database at an older revision raises SchemaOutdated: `kb db upgrade`.
+        An empty database gets the tables of the models and the keyword index, and is
+        stamped with the newest migration. A database at an older revision raises
+        SchemaOutdated: `kb db upgrade`.
         """
         from kb import migrate
 
@@ -65,15 +67,13 @@ class Database:
             revision = migrate.current_revision(connection)
             if revision is None and not tables & set(Base.metadata.tables):
                 Base.metadata.create_all(connection)
+                keyword_schema.create(connection)
                 migrate.stamp_head(connection)
             elif revision is None:
-                # Made before kb had migrations: adopt it if it has every column we need.
-                Base.metadata.create_all(connection)
-                self.check_schema(connection)
-                migrate.stamp_head(connection)
+                self._adopt(connection)
             elif revision != migrate.head_revision():
                 raise SchemaOutdated(self._outdated_message(revision))
-        self.install_keyword_index()
+        self._add_index_state()
 
     def upgrade_schema(self) -> tuple[str | None, str]:
         """`kb db upgrade`: apply every pending migration. Returns (before, after)."""
@@ -84,26 +84,29 @@ class Database:
             before = migrate.current_revision(connection)
             tables = set(inspect(connection).get_table_names())
             if before is None and tables & set(Base.metadata.tables):
-                Base.metadata.create_all(connection)
-                self.check_schema(connection)
-                migrate.stamp_head(connection)
+                self._adopt(connection)
             else:
                 migrate.upgrade(connection)
+                if migrate.current_revision(connection) != before:
+                    # A migration may have rebuilt the entries table under the keyword
+                    # index (on SQLite, the table's triggers go with it).
+                    keyword_schema.rebuild(connection)
             after = migrate.current_revision(connection)
-        # A migration may have rebuilt the entries table under the keyword index.
-        self.install_keyword_index(rebuild=before != after)
+        self._add_index_state()
         assert after is not None
         return before, after
 
-    def install_keyword_index(self, rebuild: bool = False) -> None:
-        from search.keyword import keyword_index_for
+    def _adopt(self, connection: Connection) -> None:
+        """A database made before kb had migrations: adopted if it has every column we
+        need, and stamped with the newest revision."""
+        from kb import migrate
 
-        with self.engine.begin() as connection:
-            self._lock_schema(connection)
-            if rebuild:
-                keyword_index_for(self).rebuild(connection)
-            else:
-                keyword_index_for(self).install(connection)
+        Base.metadata.create_all(connection)
+        self.check_schema(connection)
+        keyword_schema.rebuild(connection)
+        migrate.stamp_head(connection)
+
+    def _add_index_state(self) -> None:
         with self.session() as session:
             if session.get(IndexState, 1) is None:
                 session.add(IndexState(id=1, generation=0))

@@ -13,17 +13,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+from kb import keyword_schema
 
-# Made by the keyword index (search/keyword.py), not by the models: migrations leave them be.
-KEYWORD_INDEX_OBJECTS = ("entries_fts", "search_vector", "ix_entries_search_vector")
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """What Alembic compares and migrates: everything but the keyword index's objects."""
-    return not (name or "").startswith(KEYWORD_INDEX_OBJECTS)
+    """What Alembic's autogenerate compares with the models: everything but the keyword
+    index, which the models do not describe (kb/keyword_schema.py does)."""
+    return not (name or "").startswith(keyword_schema.OBJECT_NAMES)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -8,10 +8,10 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
 from indexer.embedder import embedding_model_id
 from indexer.pipeline import stale_entry_ids
 from indexer.vector_index import IndexUnreadable, read_meta
+from kb import keyword_schema
 from kb.database import Database
 from kb.models import Entry, IndexState, Passage
 from kb.settings import Settings
-from search.keyword import keyword_index_for
 
 
 @dataclass
@@ -69,7 +69,7 @@ def diagnose(settings: Settings, database: Database) -> list[Finding]:
         state = session.get(IndexState, 1)
         generation = state.generation if state else 0
     with database.engine.connect() as connection:
-        for problem in keyword_index_for(database).problems(connection):
+        for problem in keyword_schema.problems(connection):
             findings.append(Finding("keyword index out of date", problem))
     try:
         meta = read_meta(settings.index_dir)
@@ -121,7 +121,7 @@ def repair(database: Database, findings: list[Finding]) -> list[str]:
         session.commit()
     if "keyword index out of date" in checks:
         with database.engine.begin() as connection:
-            keyword_index_for(database).rebuild(connection)
+            keyword_schema.rebuild(connection)
         done.append("rebuilt the keyword index")
     return done
 

@@ -1,7 +1,8 @@
 """Keyword retrieval over titles, bodies and tags, weighted title 3, tags 2, body 1.
 
-SQLite: an FTS5 table kept current by triggers, ranked by bm25().
-PostgreSQL: a generated, weighted tsvector column with a GIN index, ranked by ts_rank_cd().
+SQLite: the FTS5 table, ranked by bm25().
+PostgreSQL: the generated, weighted tsvector column with its GIN index, ranked by ts_rank_cd().
+kb/keyword_schema.py makes them; this module only queries them.
 
 Both rank every entry that matches before taking the best, so a query word found in
 most of a large knowledge base makes a search slow while adding little to its ranking.
@@ -15,8 +16,9 @@ import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Connection, TextClause, inspect, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, TextClause, text
+
+from kb.keyword_schema import FTS_TABLE, TEXT_SEARCH_CONFIG, VECTOR_COLUMN
 
 if TYPE_CHECKING:
     from kb.database import Database
@@ -106,18 +108,6 @@ def _counting(matching: str, terms: int) -> TextClause:
 
 
 class KeywordIndex(Protocol):
-    def install(self, connection: Connection) -> None:
-        """Create what keyword search needs, if missing (idempotent)."""
-        ...
-
-    def problems(self, connection: Connection) -> list[str]:
-        """What is missing or out of date (for `kb doctor`); empty when all is well."""
-        ...
-
-    def rebuild(self, connection: Connection) -> None:
-        """Install what is missing and re-read every entry (`kb doctor --fix`)."""
-        ...
-
     def search(self, connection: Connection, query: str, limit: int) -> list[tuple[int, float]]:
         """The best `limit` matching entries (ids with a score, best first, higher is
         better), drafts and archived ones included: the caller filters."""
@@ -133,56 +123,9 @@ class _CommonWordsCut:
 
 
 class SqliteKeywordIndex(_CommonWordsCut):
-    # bm25() column weights: a word in the title says more than one in the body.
+    # bm25() weights, in the FTS table's column order (title, body, tags): a word in
+    # the title says more than one in the body.
     TITLE_WEIGHT, BODY_WEIGHT, TAGS_WEIGHT = 3.0, 1.0, 2.0
-
-    def install(self, connection: Connection) -> None:
-        statements = [
-            """CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
-                title, body, tags, content='entries', content_rowid='id',
-                tokenize='porter unicode61 remove_diacritics 2')""",
-            """CREATE TRIGGER IF NOT EXISTS entries_fts_insert AFTER INSERT ON entries BEGIN
-                INSERT INTO entries_fts(rowid, title, body, tags)
-                VALUES (new.id, new.title, new.body, new.tags);
-            END""",
-            """CREATE TRIGGER IF NOT EXISTS entries_fts_delete AFTER DELETE ON entries BEGIN
-                INSERT INTO entries_fts(entries_fts, rowid, title, body, tags)
-                VALUES ('delete', old.id, old.title, old.body, old.tags);
-            END""",
-            """CREATE TRIGGER IF NOT EXISTS entries_fts_update
-                AFTER UPDATE OF title, body, tags ON entries BEGIN
-                INSERT INTO entries_fts(entries_fts, rowid, title, body, tags)
-                VALUES ('delete', old.id, old.title, old.body, old.tags);
-                INSERT INTO entries_fts(rowid, title, body, tags)
-                VALUES (new.id, new.title, new.body, new.tags);
-            END""",
-        ]
-        for statement in statements:
-            connection.exec_driver_sql(statement)
-
-    TRIGGERS = ("entries_fts_insert", "entries_fts_delete", "entries_fts_update")
-
-    def problems(self, connection: Connection) -> list[str]:
-        names = set(
-            connection.scalars(
-                text("SELECT name FROM sqlite_master WHERE name LIKE 'entries_fts%'")
-            )
-        )
-        missing = [name for name in ("entries_fts", *self.TRIGGERS) if name not in names]
-        if missing:
-            return [f"the keyword index lacks {', '.join(missing)}"]
-        try:
-            # rank 1: compare the index with the entries table, not only with itself.
-            connection.exec_driver_sql(
-                "INSERT INTO entries_fts(entries_fts, rank) VALUES ('integrity-check', 1)"
-            )
-        except DBAPIError as error:
-            return [f"the keyword index is out of date with the entries ({error.orig})"]
-        return []
-
-    def rebuild(self, connection: Connection) -> None:
-        self.install(connection)
-        connection.exec_driver_sql("INSERT INTO entries_fts(entries_fts) VALUES ('rebuild')")
 
     def search(self, connection: Connection, query: str, limit: int) -> list[tuple[int, float]]:
         terms = query_terms(query)
@@ -192,15 +135,15 @@ class SqliteKeywordIndex(_CommonWordsCut):
         words, how = match_terms(
             connection,
             quoted,
-            "SELECT 1 FROM entries_fts WHERE entries_fts MATCH :term",
+            f"SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :term",
             self.common_entries,
             self.word_counts,
         )
         rows = connection.execute(
             text(
-                "SELECT rowid, bm25(entries_fts, "
+                f"SELECT rowid, bm25({FTS_TABLE}, "
                 f"{self.TITLE_WEIGHT}, {self.BODY_WEIGHT}, {self.TAGS_WEIGHT}) AS score "
-                "FROM entries_fts WHERE entries_fts MATCH :match ORDER BY score LIMIT :limit"
+                f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match ORDER BY score LIMIT :limit"
             ),
             {"match": f" {how.upper()} ".join(words), "limit": limit},
         )
@@ -210,38 +153,10 @@ class SqliteKeywordIndex(_CommonWordsCut):
 class PostgresKeywordIndex(_CommonWordsCut):
     """A stored generated tsvector column (always current) with a GIN index."""
 
-    CONFIG = "english"  # stemming like FTS5's porter tokenizer
-    COLUMN, INDEX = "search_vector", "ix_entries_search_vector"
+    CONFIG, COLUMN = TEXT_SEARCH_CONFIG, VECTOR_COLUMN  # queries stem as the column does
     # ts_rank_cd weights in the order {D, C, B, A}: title A 3, tags B 2, body D 1 (as bm25).
     WEIGHTS = "{0.3333, 0.0, 0.6667, 1.0}"
     NORMALIZATION = 1  # divide by 1 + log(length), as bm25 discounts long entries
-
-    def install(self, connection: Connection) -> None:
-        vector = " || ".join(
-            f"setweight(to_tsvector('{self.CONFIG}'::regconfig, coalesce({source}, '')), "
-            f"'{weight}')"
-            for source, weight in (("title", "A"), ("tags::text", "B"), ("body", "D"))
-        )
-        connection.exec_driver_sql(
-            f"ALTER TABLE entries ADD COLUMN IF NOT EXISTS {self.COLUMN} tsvector "
-            f"GENERATED ALWAYS AS ({vector}) STORED"
-        )
-        connection.exec_driver_sql(
-            f"CREATE INDEX IF NOT EXISTS {self.INDEX} ON entries USING GIN ({self.COLUMN})"
-        )
-
-    def problems(self, connection: Connection) -> list[str]:
-        inspector = inspect(connection)
-        found: list[str] = []
-        if self.COLUMN not in {c["name"] for c in inspector.get_columns("entries")}:
-            found.append(f"the keyword index lacks the column entries.{self.COLUMN}")
-        if self.INDEX not in {i["name"] for i in inspector.get_indexes("entries")}:
-            found.append(f"the keyword index lacks the GIN index {self.INDEX}")
-        return found
-
-    def rebuild(self, connection: Connection) -> None:
-        self.install(connection)
-        connection.exec_driver_sql(f"REINDEX INDEX {self.INDEX}")
 
     def search(self, connection: Connection, query: str, limit: int) -> list[tuple[int, float]]:
         terms = query_terms(query)

@@ -1,20 +1,23 @@
 """Schema migrations, `kb db upgrade`, `kb doctor`, `kb backup` and `kb restore`, on
 SQLite and (with KB_TEST_DATABASE_URL) on PostgreSQL."""
 
+import json
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, update
 
-from kb import migrate
+from kb import keyword_schema, migrate
 from kb.cli import main
 from kb.database import Database, SchemaOutdated
 from kb.models import Base, Entry, Passage
 from kb.settings import Settings
-from tests.conftest import TEST_DATABASE_URL, kb_env, make_settings
+from search.keyword import keyword_index_for
+from tests.conftest import TEST_DATABASE_URL, import_path, kb_env, make_settings
 
 ON_POSTGRES = TEST_DATABASE_URL is not None
 
@@ -22,6 +25,49 @@ ON_POSTGRES = TEST_DATABASE_URL is not None
 def kb(home: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args), env=kb_env(home))
     return result.exit_code, result.output
+
+
+def keyword_index_objects(connection: Connection) -> dict[str, str]:
+    """The keyword index's objects, each with its definition: those named as
+    kb/keyword_schema.py names them, and every trigger and generated column (the models
+    make none)."""
+    if connection.dialect.name == "sqlite":
+        rows = connection.execute(
+            text("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL")
+        )
+        return {
+            f"{kind} {name} on {table}": " ".join(sql.split())  # whitespace is no difference
+            for kind, name, table, sql in rows
+            if kind == "trigger" or name.startswith(keyword_schema.OBJECT_NAMES)
+        }
+    columns = connection.execute(
+        text(
+            "SELECT table_name, column_name, data_type, is_generated, generation_expression "
+            "FROM information_schema.columns WHERE table_schema = current_schema()"
+        )
+    )
+    indexes = connection.execute(
+        text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+    )
+    triggers = connection.execute(
+        text(
+            "SELECT trigger_name, event_manipulation, event_object_table, action_statement "
+            "FROM information_schema.triggers WHERE trigger_schema = current_schema()"
+        )
+    )
+    return {
+        **{
+            f"column {table}.{name}": f"{kind} {generated} {expression}"
+            for table, name, kind, generated, expression in columns
+            if generated == "ALWAYS" or name.startswith(keyword_schema.OBJECT_NAMES)
+        },
+        **{
+            f"index {name}": definition
+            for name, definition in indexes
+            if name.startswith(keyword_schema.OBJECT_NAMES)
+        },
+        **{f"trigger {name} {event} on {table}": action for name, event, table, action in triggers},
+    }
 
 
 def test_migrations_make_exactly_the_schema_of_the_models(tmp_path: Path) -> None:
@@ -36,10 +82,24 @@ def test_migrations_make_exactly_the_schema_of_the_models(tmp_path: Path) -> Non
         )
         assert compare_metadata(context, Base.metadata) == []
         assert migrate.current_revision(connection) == migrate.head_revision()
+        assert keyword_schema.problems(connection) == []
+        migrated = keyword_index_objects(connection)
     database.create_schema()  # accepted as it is
     database.dispose()
     code, output = kb(home, "db", "upgrade")
     assert code == 0 and "up to date" in output
+
+    # The keyword index is not in the models: compared with what create_schema makes.
+    created = Database.from_settings(make_settings(tmp_path / "created"))
+    created.create_schema()
+    with created.engine.connect() as connection:
+        assert keyword_schema.problems(connection) == []
+        made = keyword_index_objects(connection)
+    created.dispose()
+    assert migrated == made, (
+        "the migrations and kb/keyword_schema.py make different keyword indexes: "
+        "a change to kb/keyword_schema.py needs a migration that makes it"
+    )
 
 
 def test_a_new_database_is_created_at_the_newest_revision(database: Database) -> None:
@@ -85,6 +145,79 @@ def test_a_database_from_a_newer_kb_is_refused(database: Database) -> None:
         connection.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
     with pytest.raises(SchemaOutdated, match="made by a newer kb"):
         database.create_schema()
+
+
+PUMPS = {
+    "P-1": "Pump seal leaking after a restart",
+    "P-2": "Seal kit for the inlet valve",
+    "P-3": "Pump hums but does not start",
+}
+
+
+def keyword_hits(database: Database) -> dict[str, set[str]]:
+    """What keyword search finds for a few words, by external id."""
+    keyword = keyword_index_for(database, common_entries=100)
+    with database.engine.connect() as connection:
+        external = dict(connection.execute(select(Entry.id, Entry.external_id)).all())
+        return {
+            query: {external[entry_id] for entry_id, _ in keyword.search(connection, query, 10)}
+            for query in ("pump", "seal", "valve")
+        }
+
+
+def test_revision_0005_takes_over_the_keyword_index_kb_made_before_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    source = tmp_path / "pumps.jsonl"
+    entries = [
+        {"id": key, "kind": "practice", "title": title, "body": title, "author": "ann"}
+        for key, title in PUMPS.items()
+    ]
+    source.write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    database = Database.from_settings(settings)
+    database.create_schema()
+    import_path(database, source, settings)
+    # Before 0005, kb stamped a new database 0004 and made the keyword index outside
+    # Alembic with the same statements as kb/keyword_schema.py. (Going down to 0005
+    # first keeps this true once there are later revisions.)
+    with database.engine.begin() as connection:
+        command.downgrade(migrate.alembic_config(connection), "0005")
+        command.stamp(migrate.alembic_config(connection), "0004")
+        made_before = keyword_index_objects(connection)
+    hits = keyword_hits(database)
+    assert hits == {"pump": {"P-1", "P-3"}, "seal": {"P-1", "P-2"}, "valve": {"P-2"}}
+    with pytest.raises(SchemaOutdated, match="is at schema revision 0004"):
+        database.create_schema()
+
+    with database.engine.begin() as connection:
+        command.upgrade(migrate.alembic_config(connection), "0005")
+    with database.engine.connect() as connection:
+        assert migrate.current_revision(connection) == "0005"
+        assert keyword_index_objects(connection) == made_before
+        assert keyword_schema.problems(connection) == []
+    assert keyword_hits(database) == hits
+
+    with database.engine.begin() as connection:
+        command.downgrade(migrate.alembic_config(connection), "0004")
+    with database.engine.connect() as connection:
+        assert migrate.current_revision(connection) == "0004"
+        assert keyword_index_objects(connection) == {}
+        assert connection.scalar(select(func.count(Entry.id))) == len(PUMPS)
+
+    # Up again, without the rebuild `kb db upgrade` adds: the migration itself reads
+    # every entry into the new, empty FTS table.
+    with database.engine.begin() as connection:
+        command.upgrade(migrate.alembic_config(connection), "0005")
+    with database.engine.connect() as connection:
+        assert keyword_index_objects(connection) == made_before
+        assert keyword_schema.problems(connection) == []
+    assert keyword_hits(database) == hits
+    database.dispose()
+    code, output = kb(settings.home, "db", "upgrade")
+    assert code == 0, output
+    database = Database.from_settings(settings)
+    database.create_schema()  # accepted: at the newest revision
+    database.dispose()
 
 
 def _make_keyword_index_stale(database: Database) -> None:
