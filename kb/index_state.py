@@ -9,6 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from kb.models import IndexChange, IndexState
+from kb.writes import write
 
 # Generations the change log covers; a server further behind rebuilds its index.
 CHANGES_KEPT = 1_000
@@ -40,3 +41,12 @@ def changed_since(session: Session, generation: int, current: int) -> list[int] 
     if len({row.generation for row in rows}) != current - generation:
         return None
     return sorted({row.entry_id for row in rows})
+
+
+def move_generation_past(session: Session, generation: int) -> None:
+    """After a restore: a generation newer than both the database's and `generation` (the
+    saved index's), so that every server rebuilds its index from the database."""
+    with write(session):
+        current = session.scalar(select(IndexState.generation).where(IndexState.id == 1)) or 0
+        floor = max(generation, current)
+        session.execute(update(IndexState).where(IndexState.id == 1).values(generation=floor + 1))

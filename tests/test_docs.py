@@ -5,6 +5,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from kb import entry_schema
 from kb.cli import main
 from kb.settings import settings_reference
 from kb.sign_in_throttle import SignInThrottle
@@ -56,3 +57,19 @@ def test_security_md_states_the_headers_and_limits_the_code_applies() -> None:
         f"at most {SearchLogLimit.PER_VISITOR} new rows a minute per browser session and "
         f"{SearchLogLimit.PER_ADDRESS} per client address"
     ) in security
+
+
+def test_architecture_md_states_the_entry_limits_the_code_applies() -> None:
+    architecture = (REPO / "docs" / "architecture.md").read_text()
+    assert f"| title | {entry_schema.MAX_TITLE_CHARS} characters |" in architecture
+    assert f"| body | {entry_schema.MAX_BODY_CHARS:,} characters |" in architecture
+    assert f"| comment | {entry_schema.MAX_COMMENT_CHARS:,} characters |" in architecture
+    tags, tag_chars = entry_schema.MAX_TAGS, entry_schema.MAX_TAG_CHARS
+    assert f"| tags | {tags} tags of at most {tag_chars} characters |" in architecture
+
+
+def test_architecture_md_names_modules_that_exist() -> None:
+    architecture = (REPO / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`((?:kb|indexer|search|web)/[\w/]+\.py)`", architecture))
+    assert len(named) > 30
+    assert sorted(path for path in named if not (REPO / path).is_file()) == []

@@ -5,11 +5,12 @@ import sqlite3
 from pathlib import Path
 
 import click
-from sqlalchemy import make_url, update
+from sqlalchemy import make_url
 
 from kb.cli.context import Context, clear_errors, pass_context
 from kb.cli.corpus import run_reindex
 from kb.database import Database
+from kb.index_state import move_generation_past
 from kb.settings import Settings
 
 
@@ -183,17 +184,13 @@ def restore_command(context: Context, file: Path, yes: bool) -> None:
 def _invalidate_index(settings: Settings, database: Database) -> None:
     """Move the generation past the index files', so every server rebuilds from the database."""
     from indexer.vector_index import IndexUnreadable, read_meta
-    from kb.models import IndexState
 
     try:
         meta = read_meta(settings.index_dir)
     except IndexUnreadable:
         meta = None
     with database.session() as session:
-        state = session.get(IndexState, 1)
-        floor = max(meta.generation if meta else 0, state.generation if state else 0)
-        session.execute(update(IndexState).where(IndexState.id == 1).values(generation=floor + 1))
-        session.commit()
+        move_generation_past(session, meta.generation if meta else 0)
 
 
 @click.command("status")
