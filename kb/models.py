@@ -1,4 +1,7 @@
-"""The domain model: communities, people, entries and their stored passage vectors."""
+"""The domain model: communities, people, entries and their stored passage vectors.
+
+Every table is here, in one file over 300 lines on purpose: the relations between them
+read in one place, and the migrations (kb/migrations) are checked against this file."""
 
 import hashlib
 from datetime import UTC, datetime

@@ -9,9 +9,8 @@ so time can be set in tests.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -73,14 +72,14 @@ def route_problem(
                 continue
             _refuse_unavailable(person)
             created.append(
-                _new_routing(session, problem, person, actor, chosen.reasons, note, now=now)
+                new_routing(session, problem, person, actor, chosen.reasons, note, now=now)
             )
         if not created:
             raise InvalidContribution("everyone named has been asked already or asked the problem")
     return created
 
 
-def _new_routing(
+def new_routing(
     session: Session,
     problem: Entry,
     person: Person,
@@ -161,7 +160,7 @@ def decline(
         if successor is None:
             return None
         person = _person(session, successor.handle)
-        return _new_routing(session, routing.problem, person, None, successor.reasons, "", now=now)
+        return new_routing(session, routing.problem, person, None, successor.reasons, "", now=now)
 
 
 def pass_to(
@@ -191,56 +190,7 @@ def pass_to(
         session.flush()
         refresh_problem_status(session, routing.problem_id)
         reasons: list[dict[str, object]] = [{"passed_by": actor.handle}]
-        return _new_routing(session, problem, other, actor, reasons, note, now=now)
-
-
-def escalate_overdue(
-    session: Session, deadline_days: float, now: datetime | None = None
-) -> list[Routing]:
-    """Open problems routed more than `deadline_days` ago that still have no solution go to
-    the tutors of their community (any tutor if the community has none)."""
-    moment = now or utcnow()
-    cutoff = moment - timedelta(days=deadline_days)
-    first_routed = (
-        select(Routing.problem_id, func.min(Routing.created_at).label("first"))
-        .group_by(Routing.problem_id)
-        .subquery()
-    )
-    problems = session.scalars(
-        select(Entry)
-        .join(first_routed, first_routed.c.problem_id == Entry.id)
-        .where(Entry.status.in_(UNSOLVED), first_routed.c.first <= cutoff)
-    )
-    tutors = [
-        p for p in session.scalars(select(Person)) if Role.TUTOR in (p.roles or []) and not p.away
-    ]
-    escalated = []
-    with write(session):
-        escalated = _escalate(session, problems, tutors, moment)
-    return escalated
-
-
-def _escalate(
-    session: Session, problems: Iterable[Entry], tutors: list[Person], moment: datetime
-) -> list[Routing]:
-    escalated = []
-    for problem in problems:
-        has_solution = session.scalar(
-            select(func.count()).select_from(Entry).where(Entry.solves_id == problem.id)
-        )
-        routings = routings_of(session, problem)
-        if has_solution or any(r.escalation for r in routings):
-            continue
-        local = [t for t in tutors if problem.community.slug in (t.communities or [])]
-        for tutor in local or tutors:
-            if tutor.id == problem.author_id:
-                continue
-            days = (moment - min(r.created_at for r in routings)).days
-            note = f"unanswered {days} days after it was routed"
-            escalated.append(
-                _new_routing(session, problem, tutor, None, [], note, escalation=True, now=moment)
-            )
-    return escalated
+        return new_routing(session, problem, other, actor, reasons, note, now=now)
 
 
 def open_load(session: Session) -> dict[str, int]:

@@ -11,6 +11,9 @@ serves training (replaying past problems) and suggesting (now).
 The pool: the people of the similar cases (dense and keyword, separately), the people
 who solved problems in the problem's tags, and the most active solvers (all time and
 the last 90 days), so it never misses someone popularity would find.
+
+One file, over 300 lines: the pool and every feature read the same `History` under the
+same rule (nothing at or after the problem's moment), which is easier to check in one place.
 """
 
 import bisect

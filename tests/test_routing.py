@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from kb import escalation
+from kb import routing as kb_routing
 from kb.cli import main
 from kb.models import Entry, Person, utcnow
 from kb.settings import Settings
@@ -187,19 +189,18 @@ def test_unanswered_problems_escalate_to_the_communitys_tutors_once(
     engine = engine_of(app)
     now = utcnow()
     with engine.database.session() as session:
-        assert routing.escalate_overdue(session, 3, now=now + timedelta(days=2)) == []
-        escalated = routing.escalate_overdue(session, 3, now=now + timedelta(days=4))
+        assert escalation.escalate_overdue(session, 3, now=now + timedelta(days=2)) == []
+        escalated = escalation.escalate_overdue(session, 3, now=now + timedelta(days=4))
         tutors = sorted(r.person.handle for r in escalated)
         assert all(r.escalation for r in escalated)
-        session.commit()
         # the maintenance community's tutors
         assert tutors == ["lena.hoffmann", "peter.lindqvist"]
-        assert routing.escalate_overdue(session, 3, now=now + timedelta(days=9)) == []
+        assert escalation.escalate_overdue(session, 3, now=now + timedelta(days=9)) == []
 
         problem = session.scalar(select(Entry).where(Entry.external_id == problem_id))
         assert problem is not None
         peter = session.scalar(select(Person).where(Person.handle == "peter.lindqvist"))
-        assert peter is not None and routing.unread_count(session, peter) == 1
+        assert peter is not None and kb_routing.unread_count(session, peter) == 1
 
 
 def test_kb_escalate_on_the_command_line(app: object, demo_people: Settings) -> None:

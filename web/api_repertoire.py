@@ -4,7 +4,6 @@ articles, reviews, promotion candidates, community members and collections."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -12,142 +11,33 @@ from kb import collections as kb_collections
 from kb import repertoire as kb_repertoire
 from kb import reviews as kb_reviews
 from kb.communities import set_membership
-from kb.entry_schema import MAX_TAGS, MAX_TITLE_CHARS
 from kb.lifecycle import change_state
-from kb.models import Article, Collection, Community, Person
+from kb.models import Collection, Community, Person
 from kb.permissions import Action, require
 from web.auth import ApiWriterDep, ReaderDep, SignedInDep
 from web.deps import RowId, SessionDep, article_or_404, entry_or_404
+from web.repertoire_schemas import (
+    ArticleEdit,
+    ArticleIn,
+    ArticleOut,
+    CandidateOut,
+    CandidatesOut,
+    CollectionIn,
+    CollectionOut,
+    DuplicateOut,
+    FlagReviewIn,
+    MemberIn,
+    QueueItemOut,
+    ReviewIn,
+    StateIn,
+)
 from web.schemas import EntryOut, ErrorResponse
-from web.timestamps import UtcDateTime
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (401, 403, 404, 422)
 }
 router = APIRouter(prefix="/api", responses=ERRORS)
 EntryId = Annotated[str, Path(description="The entry's id, as shown on its page.")]
-
-
-class StateIn(BaseModel):
-    to: str = Field(description="The new state, e.g. validated, standard, archived, closed.")
-    note: str = Field(default="", max_length=2000)
-
-
-class ArticleIn(BaseModel):
-    title: str = Field(max_length=MAX_TITLE_CHARS)
-    sections: dict[str, str] = Field(
-        description="problem, context, cause, resolution, applies_when, not_applies_when"
-    )
-    sources: list[str] = Field(min_length=1, max_length=20, description="Ids of solved cases.")
-    owner: str | None = Field(default=None, description="Handle; default: you.")
-    scope: str | None = Field(default=None, description="Community slug; none: organisation.")
-    review_interval_days: int | None = Field(default=None, ge=1, le=3650)
-    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
-
-
-class ArticleEdit(BaseModel):
-    sections: dict[str, str] | None = None
-    owner: str | None = None
-    review_interval_days: int | None = Field(default=None, ge=1, le=3650)
-
-
-class ArticleOut(BaseModel):
-    id: str
-    title: str
-    status: str
-    sections: dict[str, str]
-    sources: list[str]
-    credits: list[str]
-    owner: str
-    scope: str | None
-    review_interval_days: int
-    next_review_at: UtcDateTime
-    review_requested: bool
-    review_reason: str
-
-    @classmethod
-    def from_article(cls, article: Article) -> "ArticleOut":
-        return cls(
-            id=article.entry.external_id,
-            title=article.entry.title,
-            status=article.entry.status,
-            sections=dict(article.sections),
-            sources=[link.source.external_id for link in article.sources],
-            credits=[person.handle for person in kb_repertoire.credits(article)],
-            owner=article.owner.handle,
-            scope=article.scope,
-            review_interval_days=article.review_interval_days,
-            next_review_at=article.next_review_at,
-            review_requested=article.review_requested_at is not None,
-            review_reason=article.review_reason,
-        )
-
-
-class ReviewIn(BaseModel):
-    outcome: str = Field(description="confirmed, revised or archived")
-    note: str = Field(default="", max_length=2000)
-
-
-class QueueItemOut(BaseModel):
-    article: ArticleOut
-    state: str
-    due_at: UtcDateTime
-
-
-class FlagReviewIn(BaseModel):
-    reason: str = Field(min_length=3, max_length=2000)
-
-
-class CandidateOut(BaseModel):
-    problem: str
-    title: str
-    reuses: int
-    helpful: int
-
-
-class DuplicateOut(BaseModel):
-    first: str
-    second: str
-    similarity: float
-
-
-class CandidatesOut(BaseModel):
-    cases: list[CandidateOut]
-    near_duplicates: list[DuplicateOut]
-
-
-class MemberIn(BaseModel):
-    person: str
-    member: bool = True
-
-
-class CollectionIn(BaseModel):
-    title: str = Field(max_length=300)
-    introduction: str = Field(default="", max_length=50_000)
-    entries: list[str] = Field(min_length=1, max_length=100)
-    questions: list[str] = Field(default_factory=list, max_length=50)
-
-
-class CollectionOut(BaseModel):
-    id: int
-    title: str
-    introduction: str
-    entries: list[str]
-    questions: list[str]
-    booklet_html: str
-    booklet_markdown: str
-
-    @classmethod
-    def from_collection(cls, collection: Collection) -> "CollectionOut":
-        return cls(
-            id=collection.id,
-            title=collection.title,
-            introduction=collection.introduction,
-            entries=[item.entry.external_id for item in collection.items],
-            questions=list(collection.questions),
-            booklet_html=f"/collections/{collection.id}/booklet.html",
-            booklet_markdown=f"/collections/{collection.id}/booklet.md",
-        )
 
 
 def _person(session: Session, handle: str) -> Person:

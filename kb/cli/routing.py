@@ -4,7 +4,7 @@ from datetime import datetime
 
 import click
 
-from kb.routing import escalate_overdue
+from kb.escalation import escalate_overdue
 
 
 @click.command("escalate")
