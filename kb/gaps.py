@@ -122,6 +122,7 @@ def unread_gaps(session: Session, person: Person) -> int:
 
 
 def mark_gaps_read(session: Session, gaps: list[Gap]) -> None:
+    """Part of the write that marks the inbox seen (kb.routing.mark_inbox_read)."""
     with write(session):
         for gap in gaps:
             gap.read_at = gap.read_at or utcnow()

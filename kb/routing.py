@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from kb.accounts import Role, has_role
 from kb.announcements import PeopleAsked
 from kb.errors import InvalidContribution, NotAllowed
-from kb.models import Entry, EntryKind, EntryStatus, Person, Routing, RoutingState, utcnow
+from kb.gaps import mark_gaps_read
+from kb.models import Entry, EntryKind, EntryStatus, Gap, Person, Routing, RoutingState, utcnow
 from kb.problems import refresh_problem_status
 from kb.writes import announce, write
 
@@ -235,12 +236,15 @@ def unread_count(session: Session, person: Person) -> int:
     )
 
 
-def mark_read(session: Session, routings: list[Routing], now: datetime | None = None) -> None:
-    """The inbox was seen: these requests stop counting as unread."""
+def mark_inbox_read(
+    session: Session, routings: list[Routing], gaps: list[Gap], now: datetime | None = None
+) -> None:
+    """The inbox was seen: its requests and assigned gaps stop counting as unread."""
     moment = now or utcnow()
     with write(session):
         for routing in routings:
             routing.read_at = routing.read_at or moment
+        mark_gaps_read(session, gaps)
 
 
 def set_availability(

@@ -6,8 +6,8 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
-from kb.accounts import handle_key
-from kb.models import SignInFailure, utcnow
+from kb.accounts import authenticate, handle_key
+from kb.models import Person, SignInFailure, utcnow
 from kb.writes import write
 
 
@@ -40,6 +40,17 @@ class SignInThrottle:
         if len(recent) < limit:
             return 0
         return int((recent[-1] + self.WINDOW - now).total_seconds()) + 1
+
+    def attempt(self, session: Session, address: str, handle: str, password: str) -> Person | None:
+        """One sign-in attempt, one write: the person if the password is theirs (their
+        failures are then forgotten, and an outdated hash is renewed), or None (counted)."""
+        with write(session):
+            person = authenticate(session, handle, password)
+            if person is None:
+                self.failed(session, address, handle)
+            else:
+                self.succeeded(session, address, handle)
+        return person
 
     def failed(self, session: Session, address: str, handle: str) -> None:
         now = utcnow()

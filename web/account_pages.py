@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kb.accounts import authenticate, sign_out_everywhere
+from kb.accounts import sign_out_everywhere
 from web.auth import (
     ApiWriterDep,
     FormWriterDep,
@@ -55,11 +55,9 @@ def signin(
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    person = authenticate(session, handle, password)
+    person = throttle.attempt(session, address, handle, password)
     if person is None:
-        throttle.failed(session, address, handle)
         return _signin_again(request, handle, next, "Wrong user name or password.", 400)
-    throttle.succeeded(session, address, handle)
     sign_in(request, person)
     return RedirectResponse(safe_next(next), status_code=303)
 

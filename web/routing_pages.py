@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from kb import routing as kb_routing
-from kb.gaps import gaps_assigned_to, mark_gaps_read
+from kb.gaps import gaps_assigned_to
 from kb.models import Entry, Person
 from search.routing import advise, next_person
 from web.api_routing import chosen_experts
@@ -84,8 +84,7 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
             "me": person,
         },
     )
-    kb_routing.mark_read(session, items)
-    mark_gaps_read(session, gaps)
+    kb_routing.mark_inbox_read(session, items, gaps)
     return response
 
 
