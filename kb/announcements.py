@@ -46,6 +46,20 @@ class StateChanged(Announcement):
 
 
 @dataclass(frozen=True)
+class SolutionAccepted(Announcement):
+    problem_id: int
+    solution_id: int
+
+
+@dataclass(frozen=True)
+class RequestAnswered(Announcement):
+    """Someone asked about a problem took, declined or passed on the request."""
+
+    routing_id: int
+    state: str
+
+
+@dataclass(frozen=True)
 class EntriesRemoved(Announcement):
     entry_ids: tuple[int, ...]
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.accounts import Role, has_role
-from kb.announcements import EntrySaved
+from kb.announcements import EntrySaved, SolutionAccepted
 from kb.entry_schema import MAX_COMMENT_CHARS, MIN_FLAG_REASON_CHARS, EntryDraft
 from kb.errors import InvalidContribution, NotAllowed
 from kb.models import (
@@ -166,6 +166,7 @@ def accept_solution(session: Session, actor: Person, solution: Entry) -> Entry:
         for routing in session.scalars(open_requests):  # solved: nobody needs to be asked
             routing.state = RoutingState.CLOSED
             routing.updated_at = problem.updated_at
+        announce(session, SolutionAccepted(problem.id, solution.id))
     return problem
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from kb.accounts import Role, has_role
-from kb.announcements import PeopleAsked
+from kb.announcements import PeopleAsked, RequestAnswered
 from kb.errors import InvalidContribution, NotAllowed
 from kb.gaps import mark_gaps_read
 from kb.models import Entry, EntryKind, EntryStatus, Gap, Person, Routing, RoutingState, utcnow
@@ -139,6 +139,7 @@ def take(session: Session, actor: Person, routing: Routing, now: datetime | None
         routing.read_at = routing.read_at or routing.updated_at
         session.flush()
         refresh_problem_status(session, routing.problem_id)
+        announce(session, RequestAnswered(routing.id, routing.state))
 
 
 def decline(
@@ -158,6 +159,7 @@ def decline(
         routing.updated_at = now or utcnow()
         session.flush()
         refresh_problem_status(session, routing.problem_id)
+        announce(session, RequestAnswered(routing.id, routing.state))
         if successor is None:
             return None
         person = _person(session, successor.handle)
@@ -190,6 +192,7 @@ def pass_to(
         routing.updated_at = now or utcnow()
         session.flush()
         refresh_problem_status(session, routing.problem_id)
+        announce(session, RequestAnswered(routing.id, routing.state))
         reasons: list[dict[str, object]] = [{"passed_by": actor.handle}]
         return new_routing(session, problem, other, actor, reasons, note, now=now)
 

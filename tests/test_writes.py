@@ -5,13 +5,26 @@ import pytest
 from sqlalchemy import event, func, select
 
 from kb.accounts import Role, add_user
-from kb.announcements import EntrySaved, PeopleAsked
-from kb.contributions import add_comment, ask_problem, comment_to_solution
+from kb.announcements import (
+    EntrySaved,
+    PeopleAsked,
+    RequestAnswered,
+    SolutionAccepted,
+    StateChanged,
+)
+from kb.contributions import (
+    accept_solution,
+    add_comment,
+    add_solution,
+    ask_problem,
+    comment_to_solution,
+)
 from kb.database import Database
 from kb.entry_schema import EntryDraft
 from kb.errors import InvalidContribution
+from kb.lifecycle import change_state
 from kb.models import Entry, Person
-from kb.routing import AskedPerson, route_problem
+from kb.routing import AskedPerson, route_problem, take
 from kb.writes import announce, write
 
 
@@ -92,3 +105,26 @@ def test_announcing_outside_a_write_is_a_mistake(database: Database) -> None:
             announce(session, EntrySaved(1, "problem", created=True))
         with write(session):
             announce(session, EntrySaved(1, "problem", created=True))
+
+
+def test_each_step_of_the_loop_is_announced(database: Database) -> None:
+    """What notifications and webhooks will listen to: asked, taken, solved, accepted."""
+    asker, helper = people(database)
+    heard: list[object] = []
+    for kind in (EntrySaved, PeopleAsked, RequestAnswered, SolutionAccepted, StateChanged):
+        database.subscribers.subscribe(kind, heard.append)
+    with database.session() as session:
+        problem = ask_problem(session, asker, EntryDraft("Lathe stops after warm-up"), None)
+        (request,) = route_problem(session, asker, problem, [AskedPerson("helper")])
+        take(session, session.merge(helper), request)
+        solution = add_solution(session, session.merge(helper), problem, EntryDraft("", "Fan."))
+        accept_solution(session, asker, solution)
+        change_state(session, asker, problem, "closed")
+    assert heard == [
+        EntrySaved(problem.id, "problem", created=True),
+        PeopleAsked((request.id,)),
+        RequestAnswered(request.id, "taken"),
+        EntrySaved(solution.id, "solution", created=True),
+        SolutionAccepted(problem.id, solution.id),
+        StateChanged(problem.id, "solved", "closed"),
+    ]
