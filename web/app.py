@@ -17,6 +17,8 @@ from indexer.embedder import embedder_for
 from kb.accounts import Role, has_role
 from kb.database import Database
 from kb.models import Entry
+from kb.notification_email import email_notifications
+from kb.notifications import notify_followers
 from kb.notify import send_routing_emails
 from kb.settings import Settings
 from kb.sign_in_throttle import SignInThrottle
@@ -62,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The side effects of every write, subscribed once (kb.announcements).
     keep_search_current(database.subscribers, engine)
     send_routing_emails(database.subscribers, settings, database)
+    notify_followers(database.subscribers, settings, database)
+    email_notifications(database.subscribers, settings, database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -43,9 +43,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["actor_id"], ["people.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        "ix_notifications_person_created", "notifications", ["person_id", "created_at"]
-    )
+    op.create_index("ix_notifications_person_created", "notifications", ["person_id", "created_at"])
     op.create_table(
         "follows",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -1,0 +1,342 @@
+"""Notifications (kb.notifications, kb.follows, kb.notification_email): who is told of
+each step of the loop, following, reading them in the inbox and the API, and e-mail
+(immediately, or a digest from `kb digest`) against a real SMTP server on loopback.
+
+Real SQLite files (or PostgreSQL with KB_TEST_DATABASE_URL); nothing of ours is mocked."""
+
+import email
+import email.policy
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from kb.accounts import Role, add_user
+from kb.contributions import accept_solution, add_solution, ask_problem
+from kb.database import Database
+from kb.entry_schema import EntryDraft
+from kb.errors import InvalidContribution
+from kb.follows import follow, followers, is_following, unfollow
+from kb.models import Community, EmailSetting, FollowTarget, Notification, Person
+from kb.notifications import (
+    count_of,
+    mark_read,
+    notifications_of,
+    notify_followers,
+    set_email_setting,
+)
+from kb.routing import AskedPerson, decline, pass_to, route_problem, take
+from kb.settings import Settings
+
+
+@dataclass
+class Cast:
+    asker: Person
+    helper: Person
+    other: Person
+    watcher: Person
+    manager: Person
+
+
+@pytest.fixture
+def loop(database: Database, settings: Settings) -> Database:
+    """The database with notifications subscribed, as both composition roots do."""
+    notify_followers(database.subscribers, settings, database)
+    return database
+
+
+@pytest.fixture
+def cast(loop: Database) -> Cast:
+    with loop.session() as session:
+        people = [
+            add_user(session, handle, [Role.WORKER], None, name=handle.title())[0]
+            for handle in ("asker", "helper", "other", "watcher")
+        ]
+        manager, _ = add_user(session, "manager", [Role.KNOWLEDGE_MANAGER], None)
+        session.add(Community(slug="maintenance", name="Maintenance"))
+        session.commit()
+        return Cast(*people, manager)
+
+
+def told(database: Database, person: Person) -> list[tuple[str, str | None]]:
+    """(kind, actor handle) of a person's notifications, oldest first."""
+    with database.session() as session:
+        rows = notifications_of(session, session.merge(person))
+        return [(row.kind, row.actor.handle if row.actor else None) for row in reversed(rows)]
+
+
+def ask(database: Database, person: Person, title: str = "Pump seal leaks", **draft: object):  # type: ignore[no-untyped-def]
+    with database.session() as session:
+        return ask_problem(
+            session,
+            session.merge(person),
+            EntryDraft(title, str(draft.get("body", "")), list(draft.get("tags", []))),  # type: ignore[call-overload]
+            draft.get("community"),  # type: ignore[arg-type]
+        )
+
+
+def solve(database: Database, person: Person, problem_id: int):  # type: ignore[no-untyped-def]
+    from kb.models import Entry
+
+    with database.session() as session:
+        problem = session.get(Entry, problem_id)
+        assert problem is not None
+        return add_solution(session, session.merge(person), problem, EntryDraft("", "Tighten."))
+
+
+def test_the_asker_follows_their_problem_and_hears_of_each_solution(
+    loop: Database, cast: Cast
+) -> None:
+    problem = ask(loop, cast.asker)
+    with loop.session() as session:
+        assert is_following(session, cast.asker, FollowTarget.PROBLEM, str(problem.id))
+    solve(loop, cast.helper, problem.id)
+    assert told(loop, cast.asker) == [("solution_posted", "helper")]
+    assert told(loop, cast.helper) == []  # not told of their own solution
+
+
+def test_followers_of_a_problem_hear_of_solutions_and_acceptance(
+    loop: Database, cast: Cast
+) -> None:
+    problem = ask(loop, cast.asker)
+    with loop.session() as session:
+        follow(session, cast.watcher, "problem", problem.external_id)
+    solution = solve(loop, cast.helper, problem.id)
+    with loop.session() as session:
+        accept_solution(session, session.merge(cast.asker), session.merge(solution))
+    assert told(loop, cast.watcher) == [
+        ("solution_posted", "helper"),
+        ("solution_accepted", "asker"),
+    ]
+    assert told(loop, cast.helper) == [("solution_accepted", "asker")]  # their solution
+    # The asker accepted it: told of the solution, not of their own acceptance.
+    assert told(loop, cast.asker) == [("solution_posted", "helper")]
+
+
+def test_a_knowledge_manager_accepting_tells_the_asker(loop: Database, cast: Cast) -> None:
+    problem = ask(loop, cast.asker)
+    solution = solve(loop, cast.helper, problem.id)
+    with loop.session() as session:
+        accept_solution(session, session.merge(cast.manager), session.merge(solution))
+    assert told(loop, cast.asker)[-1] == ("solution_accepted", "manager")
+    assert told(loop, cast.manager) == []
+
+
+def test_the_asker_hears_when_their_request_is_taken_declined_or_passed(
+    loop: Database, cast: Cast
+) -> None:
+    problem = ask(loop, cast.asker)
+    with loop.session() as session:
+        asker = session.merge(cast.asker)
+        problem = session.merge(problem)
+        to_helper, to_other = route_problem(
+            session, asker, problem, [AskedPerson("helper"), AskedPerson("other")]
+        )
+        take(session, session.merge(cast.helper), to_helper)
+        decline(session, session.merge(cast.other), to_other, "on holiday")
+        pass_to(session, session.merge(cast.helper), to_helper, "watcher")
+    assert told(loop, cast.asker) == [
+        ("request_taken", "helper"),
+        ("request_declined", "other"),
+        ("request_passed", "helper"),
+    ]
+    with loop.session() as session:
+        texts = [row.text for row in notifications_of(session, session.merge(cast.asker))]
+    assert texts[-1] == "Helper took your problem “Pump seal leaks”"
+    assert told(loop, cast.helper) == [] and told(loop, cast.other) == []
+
+
+def test_a_new_problem_reaches_followers_of_its_tag_community_and_author(
+    loop: Database, cast: Cast
+) -> None:
+    with loop.session() as session:
+        follow(session, cast.watcher, "tag", "Pumps")  # tidied as tags are: "pumps"
+        follow(session, cast.helper, "community", "maintenance")
+        follow(session, cast.other, "person", "asker")
+        follow(session, cast.manager, "tag", "valves")
+        # Following several of a problem's things still makes one notification.
+        follow(session, cast.other, "community", "maintenance")
+        follow(session, cast.asker, "community", "maintenance")
+    ask(loop, cast.asker, "Seal leaks on P-3", tags=["pumps", "seals"], community="maintenance")
+    for person in (cast.watcher, cast.helper, cast.other):
+        assert told(loop, person) == [("problem_asked", "asker")]
+    assert told(loop, cast.manager) == []
+    assert told(loop, cast.asker) == []  # follows the community, but it is their own problem
+
+
+def test_nobody_is_told_of_their_own_action(loop: Database, cast: Cast) -> None:
+    with loop.session() as session:
+        follow(session, cast.asker, "community", "maintenance")
+        follow(session, cast.helper, "person", "asker")
+    problem = ask(loop, cast.asker, community="maintenance")
+    solve(loop, cast.asker, problem.id)  # the asker answers their own problem
+    assert told(loop, cast.asker) == []
+    assert told(loop, cast.helper) == [("problem_asked", "asker")]
+
+
+def test_follow_and_unfollow(loop: Database, cast: Cast) -> None:
+    problem = ask(loop, cast.asker)
+    with loop.session() as session:
+        watcher = session.merge(cast.watcher)
+        follow(session, watcher, "problem", problem.external_id)
+        follow(session, watcher, "problem", problem.external_id)  # twice: still one
+        pair = (FollowTarget.PROBLEM, str(problem.id))
+        assert followers(session, [pair]) == {cast.asker.id, cast.watcher.id}
+        assert unfollow(session, watcher, "problem", problem.external_id) is True
+        assert unfollow(session, watcher, "problem", problem.external_id) is False
+        assert followers(session, [pair]) == {cast.asker.id}
+    solve(loop, cast.helper, problem.id)
+    assert told(loop, cast.watcher) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "value", "reason"),
+    [
+        ("problem", "no-such-problem", "no problem has the id"),
+        ("community", "nowhere", "no community is called"),
+        ("person", "nobody", "nobody is called"),
+        ("person", "watcher", "cannot follow yourself"),
+        ("tag", "   ", "name the tag"),
+        ("tag", "x" * 41, "is not usable"),
+        ("planet", "mars", "one can follow a problem, tag, community, person"),
+    ],
+)
+def test_following_nothing_is_refused_with_a_reason(
+    loop: Database, cast: Cast, target: str, value: str, reason: str
+) -> None:
+    with loop.session() as session, pytest.raises(InvalidContribution, match=reason):
+        follow(session, cast.watcher, target, value)
+
+
+def test_marking_read(loop: Database, cast: Cast) -> None:
+    first, second = ask(loop, cast.asker, "First"), ask(loop, cast.asker, "Second")
+    solve(loop, cast.helper, first.id)
+    solve(loop, cast.helper, second.id)
+    with loop.session() as session:
+        asker, other = session.merge(cast.asker), session.merge(cast.other)
+        newest, oldest = notifications_of(session, asker)
+        assert "Second" in newest.text  # newest first
+        assert count_of(session, asker, unread_only=True) == 2
+        assert mark_read(session, other, [oldest.id]) == 0  # not theirs to mark
+        assert mark_read(session, asker, [oldest.id]) == 1
+        assert count_of(session, asker, unread_only=True) == 1
+        assert mark_read(session, asker) == 1
+        assert mark_read(session, asker) == 0
+        assert count_of(session, asker, unread_only=True) == 0
+        assert count_of(session, asker) == 2
+
+
+def test_email_settings(loop: Database, cast: Cast) -> None:
+    with loop.session() as session:
+        asker = session.merge(cast.asker)
+        assert asker.notification_email == EmailSetting.IMMEDIATELY  # the default
+        set_email_setting(session, asker, "weekly")
+    with loop.session() as session:
+        asker = session.get(Person, cast.asker.id)
+        assert asker is not None and asker.notification_email == "weekly"
+        with pytest.raises(InvalidContribution, match="immediately, daily, weekly, off"):
+            set_email_setting(session, asker, "hourly")
+
+
+# -- e-mail, against a real SMTP server on loopback ------------------------------------
+
+
+class MailCollector:
+    def __init__(self) -> None:
+        self.envelopes: list[object] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+    def messages(self) -> list[tuple[list[str], email.message.EmailMessage]]:
+        return [
+            (
+                envelope.rcpt_tos,  # type: ignore[attr-defined]
+                email.message_from_bytes(envelope.content, policy=email.policy.default),  # type: ignore[attr-defined, arg-type]
+            )
+            for envelope in self.envelopes
+        ]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[MailCollector, int]]:
+    from aiosmtpd.controller import Controller
+
+    from tests.web_helpers import free_port
+
+    collector = MailCollector()
+    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield collector, controller.port
+    finally:
+        controller.stop()
+
+
+def mailing_database(settings: Settings, port: int) -> tuple[Database, Settings]:
+    """A database whose writes notify and e-mail, as the composition roots wire them."""
+    from kb.notification_email import email_notifications
+    from tests.conftest import make_settings
+
+    mailing = make_settings(settings.home, smtp_host="127.0.0.1", smtp_port=port)
+    database = Database.from_settings(mailing)
+    database.create_schema()
+    notify_followers(database.subscribers, mailing, database)
+    email_notifications(database.subscribers, mailing, database)
+    return database, mailing
+
+
+def with_addresses(database: Database, settings: dict[str, str]) -> dict[str, Person]:
+    with database.session() as session:
+        people = {}
+        for handle, setting in settings.items():
+            person, _ = add_user(session, handle, [Role.WORKER], None, email=f"{handle}@x.example")
+            set_email_setting(session, person, setting)
+            people[handle] = person
+        return people
+
+
+def test_immediately_people_get_one_email_per_notification(
+    settings: Settings, smtp: tuple[MailCollector, int]
+) -> None:
+    collector, port = smtp
+    database, _ = mailing_database(settings, port)
+    people = with_addresses(
+        database, {"asker": "immediately", "daily": "daily", "quiet": "off", "helper": "off"}
+    )
+    problem = ask(database, people["asker"])
+    with database.session() as session:
+        for handle in ("daily", "quiet"):
+            follow(session, session.merge(people[handle]), "problem", problem.external_id)
+    solve(database, people["helper"], problem.id)
+    messages = collector.messages()
+    assert [to for to, _ in messages] == [["asker@x.example"]]
+    message = messages[0][1]
+    assert message["Subject"] == "[kb] helper posted a solution to “Pump seal leaks”"
+    assert f"/entries/{problem.external_id}" in message.get_body().get_content()  # type: ignore[union-attr]
+    with database.session() as session:
+        emailed = {
+            row.person_id: row.emailed_at is not None
+            for row in session.scalars(select(Notification))
+        }
+    assert emailed == {
+        people["asker"].id: True,
+        people["daily"].id: False,
+        people["quiet"].id: False,
+    }
+    database.dispose()
+
+
+def test_an_unreachable_mail_server_keeps_the_notification(settings: Settings) -> None:
+    from tests.web_helpers import free_port
+
+    database, _ = mailing_database(settings, free_port())  # nobody listens there
+    people = with_addresses(database, {"asker": "immediately", "helper": "off"})
+    problem = ask(database, people["asker"])
+    solve(database, people["helper"], problem.id)
+    with database.session() as session:
+        (row,) = session.scalars(select(Notification))
+        assert row.person_id == people["asker"].id and row.emailed_at is None
+    database.dispose()
