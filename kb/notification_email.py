@@ -23,6 +23,10 @@ from kb.writes import write
 DIGEST_PERIODS = (EmailSetting.DAILY, EmailSetting.WEEKLY)
 
 
+class DigestNotSent(Exception):
+    """The mail server did not take the digests; nothing was marked e-mailed."""
+
+
 def email_notifications(subscribers: Subscribers, settings: Settings, database: Database) -> None:
     """Subscribe: e-mail new notifications to people who want them immediately."""
     if not settings.smtp_host:
@@ -68,8 +72,11 @@ def send_digests(
     for row in rows:
         by_person.setdefault(row.person_id, (row.person, []))[1].append(row)
     batches = list(by_person.values())
-    if not send_and_mark(session, settings, batches, now=now):
-        return []
+    if batches and not send_and_mark(session, settings, batches, now=now):
+        raise DigestNotSent(
+            f"the mail server {settings.smtp_host}:{settings.smtp_port} did not take "
+            f"{len(batches)} digest(s); they will be sent by the next run"
+        )
     return [(person, len(notifications)) for person, notifications in batches]
 
 

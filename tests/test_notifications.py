@@ -340,3 +340,110 @@ def test_an_unreachable_mail_server_keeps_the_notification(settings: Settings) -
         (row,) = session.scalars(select(Notification))
         assert row.person_id == people["asker"].id and row.emailed_at is None
     database.dispose()
+
+
+def run_digest(settings: Settings, port: int, period: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from kb.cli import main
+    from tests.conftest import kb_env
+
+    env = {**kb_env(settings.home), "KB_SMTP_HOST": "127.0.0.1", "KB_SMTP_PORT": str(port)}
+    result = CliRunner().invoke(main, ["digest", "--period", period], env=env)
+    return result.exit_code, result.output
+
+
+def test_kb_digest_sends_each_period_once_and_then_nothing_new(
+    settings: Settings, smtp: tuple[MailCollector, int]
+) -> None:
+    collector, port = smtp
+    database, _ = mailing_database(settings, port)
+    people = with_addresses(
+        database,
+        {
+            "asker": "daily",
+            "weekly": "weekly",
+            "now": "immediately",
+            "quiet": "off",
+            "helper": "off",
+        },
+    )
+    first, second = (
+        ask(database, people["asker"], "First"),
+        ask(database, people["asker"], "Second"),
+    )
+    with database.session() as session:
+        for handle in ("weekly", "now", "quiet"):
+            follow(session, session.merge(people[handle]), "problem", first.external_id)
+    solve(database, people["helper"], first.id)
+    solve(database, people["helper"], second.id)
+    immediate = len(collector.envelopes)
+    assert immediate == 1  # "now" was e-mailed at once; nobody else was
+    database.dispose()
+
+    code, output = run_digest(settings, port, "daily")
+    assert code == 0, output
+    assert "asker: 2 notification(s)" in output and "Sent 1 daily digest(s)." in output
+    ((to, message),) = collector.messages()[immediate:]
+    assert to == ["asker@x.example"]
+    assert message["Subject"] == "[kb] 2 things happened"
+    body = message.get_body().get_content()  # type: ignore[union-attr]
+    assert "posted a solution to “First”" in body and "posted a solution to “Second”" in body
+
+    code, output = run_digest(settings, port, "daily")  # again: nothing new
+    assert code == 0 and "Sent 0 daily digest(s)." in output
+    assert len(collector.envelopes) == immediate + 1
+
+    code, output = run_digest(settings, port, "weekly")
+    assert code == 0 and "weekly: 1 notification(s)" in output
+    assert collector.messages()[-1][0] == ["weekly@x.example"]
+    code, output = run_digest(settings, port, "weekly")
+    assert "Sent 0 weekly digest(s)." in output
+    assert len(collector.envelopes) == immediate + 2  # "quiet" (off) never got one
+
+
+def test_a_digest_leaves_out_what_was_read_in_the_inbox(
+    settings: Settings, smtp: tuple[MailCollector, int]
+) -> None:
+    collector, port = smtp
+    database, _ = mailing_database(settings, port)
+    people = with_addresses(database, {"asker": "daily", "helper": "off"})
+    problem = ask(database, people["asker"])
+    solve(database, people["helper"], problem.id)
+    with database.session() as session:
+        mark_read(session, session.merge(people["asker"]))
+    database.dispose()
+    code, output = run_digest(settings, port, "daily")
+    assert code == 0 and "Sent 0 daily digest(s)." in output
+    assert collector.envelopes == []
+
+
+def test_kb_digest_fails_loudly_when_the_mail_server_is_down(settings: Settings) -> None:
+    from tests.web_helpers import free_port
+
+    database, _ = mailing_database(settings, free_port())
+    people = with_addresses(database, {"asker": "daily", "helper": "off"})
+    problem = ask(database, people["asker"])
+    solve(database, people["helper"], problem.id)
+    database.dispose()
+    code, output = run_digest(settings, free_port(), "daily")
+    assert code == 1 and "will be sent by the next run" in output
+    database = Database.from_settings(settings)
+    with database.session() as session:
+        (row,) = session.scalars(select(Notification))
+        assert row.emailed_at is None
+    database.dispose()
+
+
+def test_kb_digest_needs_a_mail_server_and_explains_itself(settings: Settings) -> None:
+    from click.testing import CliRunner
+
+    from kb.cli import main
+    from tests.conftest import kb_env
+
+    help_text = CliRunner().invoke(main, ["digest", "--help"]).output
+    assert "Running it again sends nothing new" in help_text and "cron" in help_text
+    result = CliRunner().invoke(main, ["digest", "--period", "daily"], env=kb_env(settings.home))
+    assert result.exit_code == 1 and "KB_SMTP_HOST is not set" in result.output
+    result = CliRunner().invoke(main, ["digest", "--period", "hourly"], env=kb_env(settings.home))
+    assert result.exit_code == 2
