@@ -82,6 +82,16 @@ def is_following(session: Session, person: Person, target: FollowTarget, value: 
     return _follow_of(session, person, target, value) is not None
 
 
+def follows_named(session: Session, person: Person, target: str, value: str) -> bool:
+    """Whether the person follows this, named as people see it (a problem's id as shown,
+    a tag, a slug, a handle); False if there is no such thing to follow."""
+    try:
+        kind, key = follow_value(session, person, target, value)
+    except InvalidContribution:
+        return False
+    return is_following(session, person, kind, key)
+
+
 def followers(session: Session, targets: Iterable[tuple[FollowTarget, str]]) -> set[int]:
     """Ids of the people who follow any of these (target, value) pairs."""
     pairs = [(str(target), value) for target, value in targets]

@@ -447,3 +447,216 @@ def test_kb_digest_needs_a_mail_server_and_explains_itself(settings: Settings) -
     assert result.exit_code == 1 and "KB_SMTP_HOST is not set" in result.output
     result = CliRunner().invoke(main, ["digest", "--period", "hourly"], env=kb_env(settings.home))
     assert result.exit_code == 2
+
+
+# -- the inbox page, the header's count, Follow buttons and the API --------------------
+
+
+@pytest.fixture
+def app(demo_people: Settings) -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app(demo_people)) as client:
+        yield client.app
+
+
+LATHE = {
+    "title": "Our lathe halts with a drive alarm once it has warmed up",
+    "body": "Cold in the morning it runs fine; after an hour the X axis drive faults.",
+    "community": "maintenance",
+}
+
+
+def asked_and_answered(app: object) -> tuple[object, object, str]:
+    """tomas asks; marta posts a solution. Returns both sessions and the problem's id."""
+    from tests.web_helpers import SignedIn
+
+    tomas, marta = SignedIn(app, "tomas.novak"), SignedIn(app, "marta.kowalski")
+    asked = tomas.post("/api/problems", LATHE)
+    assert asked.status_code == 201, asked.text
+    problem = str(asked.json()["id"])
+    solved = marta.post(f"/api/problems/{problem}/solutions", {"body": "Clean the drive's fan."})
+    assert solved.status_code == 201, solved.text
+    return tomas, marta, problem
+
+
+def unread_badge(html: str) -> str | None:
+    import re
+
+    match = re.search(r'class="inbox-link"[^>]*>Inbox(?: <span class="unread">(\d+)</span>)?', html)
+    assert match, "no inbox link in the header"
+    return match.group(1)
+
+
+def test_the_inbox_lists_notifications_newest_first_and_marks_them_read_once_seen(
+    app: object,
+) -> None:
+    tomas, _marta, problem = asked_and_answered(app)
+    client = tomas.client  # type: ignore[attr-defined]
+    before = unread_badge(client.get("/").text)
+    assert before is not None and int(before) >= 1
+
+    page = client.get("/inbox").text
+    assert 'id="notifications"' in page
+    assert "Marta Kowalski posted a solution to" in page
+    assert 'class="notification kind-solution_posted is-unread"' in page
+    assert unread_badge(client.get("/").text) == (str(int(before) - 1) if int(before) > 1 else None)
+    again = client.get("/inbox").text
+    assert "kind-solution_posted is-unread" not in again  # seen: no longer new
+
+    listed = client.get("/api/notifications").json()
+    assert listed["items"][0]["entry"] == problem and listed["items"][0]["read"] is True
+    assert listed["unread"] == 0
+
+
+def test_follow_and_unfollow_a_problem_from_its_page(app: object) -> None:
+    from tests.web_helpers import SignedIn, csrf_from
+
+    tomas = SignedIn(app, "tomas.novak")
+    problem = str(tomas.post("/api/problems", LATHE).json()["id"])
+    priya = SignedIn(app, "priya.nair")
+    page = priya.client.get(f"/entries/{problem}").text
+    assert "Follow this problem" in page and "Unfollow this problem" not in page
+    form = {
+        "csrf_token": csrf_from(page),
+        "target": "problem",
+        "value": problem,
+        "next": f"/entries/{problem}",
+    }
+    followed = priya.client.post("/follows", data=form, follow_redirects=False)
+    assert followed.status_code == 303 and followed.headers["location"] == f"/entries/{problem}"
+    assert "Unfollow this problem" in priya.client.get(f"/entries/{problem}").text
+
+    marta = SignedIn(app, "marta.kowalski")
+    marta.post(f"/api/problems/{problem}/solutions", {"body": "Clean the drive's fan."})
+    kinds = [item["kind"] for item in priya.client.get("/api/notifications").json()["items"]]
+    assert kinds == ["solution_posted"]
+
+    unfollowed = priya.client.post(
+        "/follows", data={**form, "action": "unfollow"}, follow_redirects=False
+    )
+    assert unfollowed.status_code == 303
+    assert "Follow this problem" in priya.client.get(f"/entries/{problem}").text
+    # No CSRF token: refused, nothing changes.
+    refused = priya.client.post("/follows", data={**form, "csrf_token": "forged"})
+    assert refused.status_code == 403
+    # Somewhere else to go back to is not followed.
+    away = priya.client.post(
+        "/follows", data={**form, "next": "//evil.example/"}, follow_redirects=False
+    )
+    assert away.headers["location"] == "/"
+
+
+def test_follow_buttons_on_people_communities_and_tag_searches(app: object) -> None:
+    from tests.web_helpers import SignedIn
+
+    priya = SignedIn(app, "priya.nair")
+    assert "Follow Tomás Novák" in priya.client.get("/people/tomas.novak").text
+    assert "Follow Maintenance" in priya.client.get("/communities/maintenance").text
+    assert "Follow new problems tagged cnc" in priya.client.get("/search?q=alarm&tag=cnc").text
+    own = priya.client.get("/people/priya.nair").text
+    assert 'action="/follows"' not in own  # nobody follows themselves
+    anonymous = priya.client.__class__(app)  # type: ignore[call-arg]
+    assert 'action="/follows"' not in anonymous.get("/communities/maintenance").text
+
+
+def test_api_notifications_needs_a_person_and_takes_a_token(app: object) -> None:
+    from fastapi.testclient import TestClient
+
+    from kb.accounts import create_token
+
+    tomas, _marta, problem = asked_and_answered(app)
+    anonymous = TestClient(app)  # type: ignore[arg-type]
+    assert anonymous.get("/api/notifications").status_code == 401
+    assert anonymous.post("/api/notifications/read", json={}).status_code == 401
+
+    database = app.state.database  # type: ignore[attr-defined]
+    with database.session() as session:
+        person = session.scalar(select(Person).where(Person.handle == "tomas.novak"))
+        _token, plain = create_token(session, person, label="test")
+    bearer = {"Authorization": f"Bearer {plain}"}
+    listed = anonymous.get("/api/notifications", headers=bearer)
+    assert listed.status_code == 200
+    body = listed.json()
+    assert body["items"][0]["kind"] == "solution_posted"
+    assert body["items"][0]["actor"] == "marta.kowalski" and body["items"][0]["read"] is False
+    first = body["items"][0]["id"]
+
+    # With the session cookie a write needs the CSRF header; the token needs none.
+    cookie_only = tomas.client.post("/api/notifications/read", json={"ids": [first]})  # type: ignore[attr-defined]
+    assert cookie_only.status_code == 403
+    marked = anonymous.post("/api/notifications/read", json={"ids": [first]}, headers=bearer)
+    assert marked.status_code == 200 and marked.json()["marked"] == 1
+    assert anonymous.get("/api/notifications", headers=bearer).json()["items"][0]["read"] is True
+    bad = anonymous.get("/api/notifications", headers={"Authorization": "Bearer nonsense"})
+    assert bad.status_code == 401
+
+
+def test_api_notifications_pages_and_refuses_bad_input_with_reasons(app: object) -> None:
+    from tests.web_helpers import SignedIn
+
+    tomas = SignedIn(app, "tomas.novak")
+    marta = SignedIn(app, "marta.kowalski")
+    problems = [
+        tomas.post("/api/problems", {**LATHE, "title": f"{LATHE['title']} ({n})"}).json()["id"]
+        for n in range(3)
+    ]
+    for problem in problems:
+        marta.post(f"/api/problems/{problem}/solutions", {"body": "Clean the drive's fan."})
+    everything = tomas.client.get("/api/notifications").json()
+    ids = [item["id"] for item in everything["items"]]
+    assert everything["total"] == len(ids) >= 3
+    assert [item["entry"] for item in everything["items"][:3]] == problems[::-1]  # newest first
+    page = tomas.client.get("/api/notifications?limit=1&offset=1").json()
+    assert [item["id"] for item in page["items"]] == ids[1:2]
+    assert page["limit"] == 1 and page["offset"] == 1 and page["total"] == len(ids)
+
+    for query in ("limit=0", "limit=201", "offset=-1", "limit=many"):
+        response = tomas.client.get(f"/api/notifications?{query}")
+        assert response.status_code == 422, query
+        assert response.json()["error"]["message"]
+    for payload in ({"ids": [0]}, {"ids": "all"}, {"ids": [2**40]}):
+        response = tomas.post("/api/notifications/read", payload)
+        assert response.status_code == 422, payload
+    refused = tomas.post("/api/follows", {"target": "planet", "value": "mars"})
+    assert refused.status_code == 422 and "target" in refused.json()["error"]["message"]
+    missing = tomas.post("/api/follows", {"target": "problem", "value": "no-such-problem"})
+    assert missing.status_code == 422
+    assert "no problem has the id" in missing.json()["error"]["message"]
+    followed = tomas.post("/api/follows", {"target": "tag", "value": "cnc"})
+    assert followed.status_code == 200 and followed.json()["following"] is True
+    assert tomas.post("/api/follows/remove", {"target": "tag", "value": "cnc"}).json() == {
+        "target": "tag",
+        "value": "cnc",
+        "following": False,
+    }
+
+
+def test_the_email_setting_in_the_inbox_and_the_api(app: object) -> None:
+    from tests.web_helpers import SignedIn, csrf_from
+
+    tomas = SignedIn(app, "tomas.novak")
+    page = tomas.client.get("/inbox").text
+    assert '<option value="immediately" selected>' in page
+    saved = tomas.client.post(
+        "/me/notification-email",
+        data={"csrf_token": csrf_from(page), "setting": "weekly"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert '<option value="weekly" selected>' in tomas.client.get("/inbox").text
+    bad = tomas.client.post(
+        "/me/notification-email", data={"csrf_token": csrf_from(page), "setting": "hourly"}
+    )
+    assert bad.status_code == 422 and "immediately, daily, weekly, off" in bad.text
+    assert tomas.client.put("/api/me/notification-email", json={"email": "off"}).status_code == 403
+    put = tomas.client.put(
+        "/api/me/notification-email", json={"email": "daily"}, headers=tomas.headers
+    )
+    assert put.status_code == 200 and put.json() == {"email": "daily"}
+    wrong = tomas.client.put(
+        "/api/me/notification-email", json={"email": "hourly"}, headers=tomas.headers
+    )
+    assert wrong.status_code == 422

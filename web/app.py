@@ -28,10 +28,12 @@ from web import (
     account_pages,
     api,
     api_experts,
+    api_notifications,
     api_repertoire,
     api_routing,
     api_write,
     console_pages,
+    follow_pages,
     form_pages,
     pages,
     repertoire_pages,
@@ -112,12 +114,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_experts.router)
     app.include_router(api_routing.router)
     app.include_router(api_repertoire.router)
+    app.include_router(api_notifications.router)
     app.include_router(pages.router)
     app.include_router(form_pages.router)
     app.include_router(account_pages.router)
     app.include_router(routing_pages.router)
     app.include_router(console_pages.router)
     app.include_router(repertoire_pages.router)
+    app.include_router(follow_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> Response:
