@@ -660,3 +660,118 @@ def test_the_email_setting_in_the_inbox_and_the_api(app: object) -> None:
         "/api/me/notification-email", json={"email": "hourly"}, headers=tomas.headers
     )
     assert wrong.status_code == 422
+
+
+def test_the_app_emails_immediately_people_when_smtp_is_set(
+    demo_people: Settings, smtp: tuple[MailCollector, int]
+) -> None:
+    """create_app wires notifications and their e-mail, as kb.cli.context does."""
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import make_settings
+    from web.app import create_app
+
+    collector, port = smtp
+    database = Database.from_settings(demo_people)
+    with database.session() as session:
+        tomas = session.scalar(select(Person).where(Person.handle == "tomas.novak"))
+        assert tomas is not None
+        tomas.email = "tomas@brightwater.example"
+        session.commit()
+    database.dispose()
+    settings = make_settings(demo_people.home, smtp_host="127.0.0.1", smtp_port=port)
+    with TestClient(create_app(settings)) as client:
+        _tomas, _marta, problem = asked_and_answered(client.app)
+    sent = [
+        (to, message)
+        for to, message in collector.messages()
+        if "[kb] Asked" not in str(message["Subject"])
+    ]
+    assert [to for to, _ in sent] == [["tomas@brightwater.example"]]
+    assert sent[0][1]["Subject"].startswith("[kb] Marta Kowalski posted a solution to")
+    assert f"/entries/{problem}" in sent[0][1].get_body().get_content()  # type: ignore[union-attr]
+
+
+# -- in Chromium, against a real `kb serve` --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_people_home: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from pathlib import Path
+
+    from tests.conftest import copy_home
+    from tests.web_helpers import running_server
+
+    home = tmp_path_factory.mktemp("notifications-browser") / "kb-home"
+    copy_home(Path(str(demo_people_home)), home)
+    with running_server(home, KB_PUBLIC_READ="1") as base:
+        yield base
+
+
+def test_follow_a_problem_and_read_its_notifications_in_chromium_on_a_phone(
+    browser: object, base_url: str
+) -> None:
+    from playwright.sync_api import Browser, Page, expect
+
+    from tests.web_helpers import DEMO_PASSWORD
+
+    assert isinstance(browser, Browser)
+
+    def signed_in(handle: str, width: int, height: int) -> Page:
+        context = browser.new_context(
+            base_url=base_url, viewport={"width": width, "height": height}
+        )
+        page = context.new_page()
+        page.goto("/signin")
+        page.fill("#handle", handle)
+        page.fill("#password", DEMO_PASSWORD)
+        page.click("form.stacked button[type=submit]")
+        expect(page.locator("a.me")).to_be_visible()
+        return page
+
+    leon = signed_in("leon.fischer", 1280, 900)
+    leon.goto("/ask")
+    leon.fill("#ask-title", "Compressor C2 trips on overcurrent at every start")
+    leon.fill("#ask-body", "Since Monday the C2 compressor trips a second after starting.")
+    leon.select_option("#community", "maintenance")
+    leon.click("#ask-submit")
+    expect(leon.locator("#follow button")).to_have_text("Unfollow this problem")  # the asker's
+    problem_url = leon.url
+
+    priya = signed_in("priya.nair", 390, 844)  # a phone
+    priya.goto(problem_url)
+    priya.locator("#follow button").click()
+    expect(priya.locator("#follow button")).to_have_text("Unfollow this problem")
+    expect(priya.locator("#follow button")).to_have_attribute("aria-pressed", "true")
+
+    marta = signed_in("marta.kowalski", 1280, 900)
+    marta.goto(problem_url)
+    marta.fill(
+        "#solution-form textarea", "The soft starter's ramp was reset to 0 s; set it to 5 s."
+    )
+    marta.click("#solution-form button")
+    expect(marta.locator("article.solution")).to_contain_text("soft starter")
+
+    for page in (leon, priya):
+        page.goto("/")
+        expect(page.locator("a.inbox-link .unread")).to_be_visible()
+        page.goto("/inbox")
+        note = page.locator("li.notification.is-unread", has_text="posted a solution to")
+        expect(note).to_have_count(1)
+        expect(note.locator("a")).to_have_attribute("href", problem_url)
+    # The whole page still scrolls sideways at 390 px because of the header (point 2 of
+    # issue 17, not part of notifications); what notifications add must not overflow.
+    overflowing = """selector => [...document.querySelectorAll(selector)]
+        .filter(element => element.scrollWidth > element.clientWidth).length"""
+    for selector in ("li.notification", ".email-setting", ".notification-list"):
+        assert priya.evaluate(overflowing, selector) == 0, selector
+    print(
+        "\n390 px: page width",
+        priya.evaluate("document.documentElement.scrollWidth"),
+        "inbox list width",
+        priya.evaluate("document.querySelector('.notification-list').clientWidth"),
+    )
+    priya.goto(problem_url)
+    assert priya.evaluate(overflowing, ".follows") == 0
+    priya.goto("/inbox")
+    expect(priya.locator("li.notification.is-unread")).to_have_count(0)  # seen before
