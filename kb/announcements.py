@@ -4,7 +4,8 @@ A write (kb's services, through `kb.writes.write`) queues announcements while it
 and they go out only after its transaction commits; a rolled-back write announces
 nothing. Side effects subscribe here instead of being called by each entry point:
 keeping the search index current and closing knowledge gaps (search.subscribers),
-e-mail to the people asked (kb.notify), and later webhooks. A subscriber gets the
+e-mail to the people asked (kb.notify), notifications (kb.notifications, and their
+e-mail: kb.notification_email), and later webhooks. A subscriber gets the
 announcement, never the writer's session: one that writes opens its own.
 
 A failing subscriber is logged and the others still run; it never undoes the write.
@@ -49,6 +50,8 @@ class StateChanged(Announcement):
 class SolutionAccepted(Announcement):
     problem_id: int
     solution_id: int
+    # Who accepted it (the asker or a knowledge manager): notifications skip them.
+    actor_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,13 @@ class PeopleAsked(Announcement):
     escalation): the people asked should hear of it."""
 
     routing_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class NotificationsCreated(Announcement):
+    """Notifications were added to people's inboxes: those who want it hear by e-mail."""
+
+    notification_ids: tuple[int, ...]
 
 
 A = TypeVar("A", bound=Announcement)

@@ -18,6 +18,7 @@ from kb.accounts import Role, has_role
 from kb.announcements import EntrySaved, SolutionAccepted
 from kb.entry_schema import MAX_COMMENT_CHARS, MIN_FLAG_REASON_CHARS, EntryDraft
 from kb.errors import InvalidContribution, NotAllowed
+from kb.follows import follow_problem
 from kb.models import (
     Comment,
     Community,
@@ -53,6 +54,7 @@ def ask_problem(
     with write(session):
         problem = _new_entry(session, EntryKind.PROBLEM, author, draft, community_slug)
         problem.status = EntryStatus.OPEN
+        follow_problem(session, author, problem)  # the asker hears of what happens to it
         if searched_as is not None:
             mark_posted(session, searched_as, problem.id)
     return problem
@@ -166,7 +168,7 @@ def accept_solution(session: Session, actor: Person, solution: Entry) -> Entry:
         for routing in session.scalars(open_requests):  # solved: nobody needs to be asked
             routing.state = RoutingState.CLOSED
             routing.updated_at = problem.updated_at
-        announce(session, SolutionAccepted(problem.id, solution.id))
+        announce(session, SolutionAccepted(problem.id, solution.id, actor.id))
     return problem
 
 

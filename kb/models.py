@@ -88,6 +88,19 @@ class Person(Base):
     # Raised to end every session of this person (sign-out, password change, "sign out
     # everywhere"): a session cookie is valid only while it carries the current value.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # How notifications reach this person by e-mail (an EmailSetting); the inbox has them all.
+    notification_email: Mapped[str] = mapped_column(
+        String(20), default="immediately", server_default="immediately"
+    )
+
+
+class EmailSetting(StrEnum):
+    """When a person's notifications are e-mailed to them."""
+
+    IMMEDIATELY = "immediately"  # one e-mail per notification
+    DAILY = "daily"  # a digest, sent by `kb digest --period daily`
+    WEEKLY = "weekly"
+    OFF = "off"  # the inbox only
 
 
 class Entry(Base):
@@ -465,6 +478,68 @@ class CollectionItem(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
 
     entry: Mapped[Entry] = relationship(lazy="joined")
+
+
+class NotificationKind(StrEnum):
+    SOLUTION_POSTED = "solution_posted"  # a solution to a problem you asked or follow
+    REQUEST_TAKEN = "request_taken"  # someone asked about your problem took it
+    REQUEST_DECLINED = "request_declined"
+    REQUEST_PASSED = "request_passed"
+    SOLUTION_ACCEPTED = "solution_accepted"  # on a problem you follow, or your solution
+    PROBLEM_ASKED = "problem_asked"  # a new problem in a tag, community or by a person you follow
+
+
+class Notification(Base):
+    """Something that happened that one person should hear of, shown in their inbox."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_person_created", "person_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    # The problem (or solution) it is about.
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="CASCADE"), default=None
+    )
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    # Set once the notification went out by e-mail, alone or in a digest: never twice.
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    actor: Mapped[Person | None] = relationship(foreign_keys=[actor_id], lazy="joined")
+    entry: Mapped[Entry | None] = relationship(lazy="joined")
+
+
+class FollowTarget(StrEnum):
+    PROBLEM = "problem"  # value: the problem's row id, as text
+    TAG = "tag"  # value: the tag, lower-cased
+    COMMUNITY = "community"  # value: the community's slug
+    PERSON = "person"  # value: the person's handle
+
+
+class Follow(Base):
+    """One person follows a problem, a tag, a community or a person.
+
+    One table for the four kinds, keyed by (target, value), so that "who follows any of
+    these" is one query; the value is text because a tag has no row of its own."""
+
+    __tablename__ = "follows"
+    __table_args__ = (
+        UniqueConstraint("person_id", "target", "value"),
+        Index("ix_follows_target_value", "target", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 Index("ix_entries_solves_accepted", Entry.solves_id, Entry.accepted)

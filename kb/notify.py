@@ -1,21 +1,18 @@
 """E-mail a person when a problem is asked of them, if KB_SMTP_HOST is set.
 
-Sending is best effort: the request is already in their in-app inbox, so an
+Sending is best effort (kb.mail): the request is already in their in-app inbox, so an
 unreachable mail server is logged and never undoes or fails the routing.
 """
 
-import logging
-import smtplib
 from email.message import EmailMessage
 
 from sqlalchemy import select
 
 from kb.announcements import PeopleAsked, Subscribers
 from kb.database import Database
+from kb.mail import new_message, send_all
 from kb.models import Routing
 from kb.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 def routing_email(settings: Settings, routing: Routing) -> EmailMessage | None:
@@ -43,12 +40,7 @@ def routing_email(settings: Settings, routing: Routing) -> EmailMessage | None:
         *([f"Note: {routing.note}", ""] if routing.note else []),
         f"Take it, decline it or pass it on from your inbox: {base}/inbox",
     ]
-    message = EmailMessage()
-    message["From"] = settings.smtp_sender
-    message["To"] = person.email
-    message["Subject"] = f"[kb] Asked of you: {problem.title}"
-    message.set_content("\n".join(lines))
-    return message
+    return new_message(settings, person.email, f"[kb] Asked of you: {problem.title}", lines)
 
 
 def notify(settings: Settings, routings: list[Routing]) -> int:
@@ -56,18 +48,7 @@ def notify(settings: Settings, routings: list[Routing]) -> int:
     if not settings.smtp_host:
         return 0
     messages = [m for m in (routing_email(settings, r) for r in routings) if m is not None]
-    if not messages:
-        return 0
-    try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-            for message in messages:
-                smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as error:
-        log.warning(
-            "could not e-mail %d routing(s) via %s: %s", len(messages), settings.smtp_host, error
-        )
-        return 0
-    return len(messages)
+    return len(messages) if send_all(settings, messages, "routing") else 0
 
 
 def send_routing_emails(subscribers: Subscribers, settings: Settings, database: Database) -> None:

@@ -125,6 +125,6 @@ def test_each_step_of_the_loop_is_announced(database: Database) -> None:
         PeopleAsked((request.id,)),
         RequestAnswered(request.id, "taken"),
         EntrySaved(solution.id, "solution", created=True),
-        SolutionAccepted(problem.id, solution.id),
+        SolutionAccepted(problem.id, solution.id, asker.id),
         StateChanged(problem.id, "solved", "closed"),
     ]

@@ -17,6 +17,8 @@ from indexer.embedder import embedder_for
 from kb.accounts import Role, has_role
 from kb.database import Database
 from kb.models import Entry
+from kb.notification_email import email_notifications
+from kb.notifications import notify_followers
 from kb.notify import send_routing_emails
 from kb.settings import Settings
 from kb.sign_in_throttle import SignInThrottle
@@ -26,10 +28,12 @@ from web import (
     account_pages,
     api,
     api_experts,
+    api_notifications,
     api_repertoire,
     api_routing,
     api_write,
     console_pages,
+    follow_pages,
     form_pages,
     pages,
     repertoire_pages,
@@ -62,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The side effects of every write, subscribed once (kb.announcements).
     keep_search_current(database.subscribers, engine)
     send_routing_emails(database.subscribers, settings, database)
+    notify_followers(database.subscribers, settings, database)
+    email_notifications(database.subscribers, settings, database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -108,12 +114,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_experts.router)
     app.include_router(api_routing.router)
     app.include_router(api_repertoire.router)
+    app.include_router(api_notifications.router)
     app.include_router(pages.router)
     app.include_router(form_pages.router)
     app.include_router(account_pages.router)
     app.include_router(routing_pages.router)
     app.include_router(console_pages.router)
     app.include_router(repertoire_pages.router)
+    app.include_router(follow_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> Response:

@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session
 
 from kb import routing as kb_routing
 from kb.gaps import gaps_assigned_to
-from kb.models import Entry, Person
+from kb.inbox import mark_seen
+from kb.models import EmailSetting, Entry, Person
+from kb.notifications import notifications_of
 from search.routing import advise, next_person
 from web.api_routing import chosen_experts
 from web.auth import FormWriterDep, SignedInDep
@@ -16,6 +18,8 @@ from web.deps import EngineDep, FormText, RowId, SessionDep, entry_or_404, routi
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
+# The newest notifications the inbox shows (the API pages through all of them).
+INBOX_NOTIFICATIONS = 50
 
 
 def routing_context(
@@ -73,6 +77,7 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
     unread = {item.id for item in items if item.read_at is None}
     gaps = gaps_assigned_to(session, person)
     unread_gaps = {gap.id for gap in gaps if gap.read_at is None}
+    notifications = notifications_of(session, person, limit=INBOX_NOTIFICATIONS)
     response = templates.TemplateResponse(
         request,
         "inbox.html",
@@ -81,10 +86,13 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
             "unread": unread,
             "gaps": gaps,
             "unread_gaps": unread_gaps,
+            "notifications": notifications,
+            "unread_notifications": {n.id for n in notifications if n.read_at is None},
+            "email_settings": list(EmailSetting),
             "me": person,
         },
     )
-    kb_routing.mark_inbox_read(session, items, gaps)
+    mark_seen(session, person, items, gaps, notifications)
     return response
 
 

@@ -1,5 +1,5 @@
 """The Jinja2 environment of the pages: Markdown and snippet helpers, who is signed in,
-and the CSRF token every form carries."""
+what they follow, and the CSRF token every form carries."""
 
 from pathlib import Path
 from typing import Any
@@ -8,8 +8,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from kb.accounts import Role, has_role
-from kb.gaps import unread_gaps
-from kb.routing import unread_count
+from kb.follows import follows_named
+from kb.inbox import unread_in_inbox
 from web.auth import CSRF_FIELD, csrf_token
 from web.rendering import marked_snippet, render_markdown
 
@@ -19,6 +19,7 @@ def page_context(request: Request) -> dict[str, Any]:
     return {
         "viewer": viewer,
         "inbox_unread": lambda: _inbox_unread(request, viewer),
+        "following": lambda target, value: _following(request, viewer, target, value),
         "csrf_field": CSRF_FIELD,
         "csrf_token": lambda: csrf_token(request),
         "public_read": request.app.state.settings.public_read,
@@ -30,7 +31,15 @@ def _inbox_unread(request: Request, viewer: Any) -> int:
     if viewer is None:
         return 0
     with request.app.state.database.session() as session:
-        return unread_count(session, viewer) + unread_gaps(session, viewer)
+        return unread_in_inbox(session, viewer)
+
+
+def _following(request: Request, viewer: Any, target: str, value: str) -> bool:
+    """For the Follow / Unfollow buttons (web/follow_pages.py)."""
+    if viewer is None:
+        return False
+    with request.app.state.database.session() as session:
+        return follows_named(session, viewer, target, value)
 
 
 templates = Jinja2Templates(

@@ -14,6 +14,8 @@ from typing import Any
 import click
 
 from kb.database import Database
+from kb.notification_email import email_notifications
+from kb.notifications import notify_followers
 from kb.notify import send_routing_emails
 from kb.settings import Settings
 
@@ -30,6 +32,8 @@ class Context:
         with clear_errors():
             database.create_schema()
         send_routing_emails(database.subscribers, self.settings, database)
+        notify_followers(database.subscribers, self.settings, database)
+        email_notifications(database.subscribers, self.settings, database)
         return database
 
     @cached_property

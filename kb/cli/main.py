@@ -6,6 +6,7 @@ from kb.cli.accounts import token_group, user_group
 from kb.cli.context import Context
 from kb.cli.corpus import demo_command, import_command, reindex_command, remove_command
 from kb.cli.db import backup_command, db_group, doctor_command, restore_command, status_command
+from kb.cli.digest import digest_command
 from kb.cli.export import export_group
 from kb.cli.report import report_command
 from kb.cli.routing import escalate_command
@@ -48,6 +49,7 @@ for command in (
     user_group,
     token_group,
     escalate_command,
+    digest_command,
     db_group,
     tune_group,
     doctor_command,
