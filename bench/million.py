@@ -1,6 +1,6 @@
 """Issue 7, goal 4: an index of a million entries in under 1 GB.
 
-Builds kb's index (indexer/vector_index.py, the type KB_IVF_THRESHOLD picks for the
+Builds kb's index (indexer/vectors/faiss_store.py, the type KB_IVF_THRESHOLD picks for the
 size: IVF-SQ8) straight from generated stored vectors (bench/synthetic.py: real
 embeddings of `--base` recombined texts, the rest those plus small noise), without
 the database and without the model, then measures in the same run, against exact
@@ -36,12 +36,9 @@ import synthetic  # noqa: E402
 from common import machine  # noqa: E402
 
 from indexer.embedder import load_embedder  # noqa: E402
-from indexer.vector_index import (  # noqa: E402
-    IndexParams,
-    VectorIndex,
-    cells_to_search,
-    passage_key,
-)
+from indexer.vectors.faiss_params import IndexParams, cells_to_search  # noqa: E402
+from indexer.vectors.faiss_store import FaissVectorStore  # noqa: E402
+from indexer.vectors.keys import passage_key  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -60,7 +57,7 @@ def probe_load(directory: Path, mode: str, queries_file: Path) -> None:
     before = rss_kib()
     started = time.perf_counter()
     if mode == "mmap":
-        index = VectorIndex.load(directory, MODEL, mmap=True)
+        index = FaissVectorStore.load(directory, MODEL, mmap=True)
         assert index is not None
         faiss_index = index.faiss_index
     else:
@@ -86,7 +83,7 @@ def probe_load(directory: Path, mode: str, queries_file: Path) -> None:
 
 
 def timed_queries(index: faiss.Index, queries: np.ndarray, k: int = 10) -> tuple[float, np.ndarray]:
-    """One query at a time on one thread, as kb's server searches (VectorIndex.search)."""
+    """One query at a time on one thread, as kb's server searches (FaissVectorStore.search)."""
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     times, ids = [], []
@@ -151,7 +148,7 @@ def main() -> None:
     params = IndexParams(ivf_type=f"ivf-{args.encoding}")  # kb's defaults
     keys = np.array([passage_key(i + 1, 0) for i in range(args.size)], dtype=np.int64)
     started = time.perf_counter()
-    index = VectorIndex.for_size(args.size, vectors.shape[1], MODEL, params)
+    index = FaissVectorStore.for_size(args.size, vectors.shape[1], MODEL, params)
     sample = vectors[
         np.random.default_rng(3).permutation(args.size)[: index.training_sample_size()]
     ]
@@ -170,7 +167,7 @@ def main() -> None:
     for nprobe in sorted({32, 64, 128, 256, default_nprobe}):
         index.nprobe = nprobe
         ms, _ = timed_queries(index.faiss_index, queries[:100])
-        _, found = index.search(queries, 10)
+        found = index.search(queries, 10).keys
         rows.append((nprobe, recall_at_10(found, exact_keys), ms))
         real = recall_at_10(found[:170], exact_keys[:170])
         print(

@@ -18,12 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import EVAL_DIR, machine  # noqa: E402
 
 from indexer.embedder import embedder_for  # noqa: E402
-from indexer.pipeline import reindex  # noqa: E402
+from indexer.pipeline import build_splitter, reindex  # noqa: E402
 from kb.database import Database  # noqa: E402
 from kb.importer import import_batch  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 from kb.sources import read_source  # noqa: E402
-from search.engine import build_splitter  # noqa: E402
 
 
 def write_corpus(target: Path, copies: int) -> int:

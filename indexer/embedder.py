@@ -7,7 +7,8 @@ from typing import Protocol
 
 import numpy as np
 
-from indexer.model_files import resolve_model_path
+from indexer.model_files import embedding_model_id, resolve_model_path
+from indexer.onnx_embedder import OnnxEmbedder
 from kb.settings import EmbeddingBackend, Settings
 
 
@@ -81,13 +82,6 @@ def load_embedder(
         return SentenceTransformerEmbedder(model_name, batch_size)
     if cache_dir is None:
         raise ValueError(f"the {backend} backend needs a folder for the exported model")
-    from indexer.onnx_embedder import OnnxEmbedder
-
     return OnnxEmbedder(
         model_name, "int8" if backend == "onnx-int8" else "fp32", cache_dir, batch_size, threads
     )
-
-
-def embedding_model_id(model_name: str, backend: str) -> str:
-    """The id stored with every vector: the same model through two backends never mixes."""
-    return f"{model_name}@{backend}"

@@ -1,4 +1,5 @@
-"""Where embedding models come from: packaged wheels or local folders, never the hub."""
+"""Where embedding models come from (packaged wheels or local folders, never the hub), and
+the id their vectors carry."""
 
 from pathlib import Path
 
@@ -29,3 +30,8 @@ def resolve_model_path(name: str) -> Path:
         f"unknown embedding model {name!r}: use one of {known} or a local model folder "
         "(models are never downloaded)"
     )
+
+
+def embedding_model_id(model_name: str, backend: str) -> str:
+    """The id stored with every vector: the same model through two backends never mixes."""
+    return f"{model_name}@{backend}"

@@ -18,8 +18,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import (
 )
 from tokenizers import Encoding, Tokenizer
 
-from indexer.embedder import embedding_model_id
-from indexer.model_files import resolve_model_path
+from indexer.model_files import embedding_model_id, resolve_model_path
 from indexer.onnx_export import (
     ONNX_OUTPUT,
     Precision,

@@ -2,6 +2,7 @@
 
 The database keeps every passage vector, so only new or changed entries are
 ever embedded again, and the FAISS index can always be rebuilt without the model.
+`bump_generation` lives in kb/index_state.py: kb's own writes (removals) bump it too.
 """
 
 import time
@@ -16,7 +17,11 @@ from sqlalchemy.orm import Session
 
 from indexer.embedder import Embedder
 from indexer.passages import PassageSplitter
-from indexer.vector_index import IndexParams, VectorIndex, passage_key, read_meta
+from indexer.vectors.faiss_params import IndexParams
+from indexer.vectors.faiss_store import FaissVectorStore
+from indexer.vectors.keys import passage_key, passage_keys
+from indexer.vectors.saved_index import read_meta
+from indexer.vectors.store import entry_ids_in
 from kb.database import Database
 from kb.index_state import bump_generation
 from kb.models import Entry, IndexState, Passage
@@ -24,8 +29,6 @@ from kb.settings import Settings
 
 ENTRIES_PER_BATCH = 1024
 VECTORS_PER_READ = 20_000
-# Generations the change log keeps (a batch of `kb reindex` is one, a web edit another):
-# a server further behind, which catches up every second, rebuilds its whole index.
 
 
 @dataclass
@@ -79,7 +82,7 @@ def embed_and_store(
                     "vector": vector.tobytes(),
                 }
             )
-        keys = np.array([passage_key(entry.id, n) for n in range(len(passages))], dtype=np.int64)
+        keys = passage_keys(entry.id, len(passages))
         results.append(EmbeddedEntry(entry.id, keys, entry_vectors))
         entry.embedded_hash = entry.content_hash
         entry.embedding_model = embedder.model_id
@@ -119,8 +122,8 @@ def build_index(
     dim: int,
     model_id: str,
     params: IndexParams | None = None,
-    trained: VectorIndex | None = None,
-) -> VectorIndex:
+    trained: FaissVectorStore | None = None,
+) -> FaissVectorStore:
     """A fresh in-memory index from every vector stored in the database.
 
     The type follows the number of vectors (params). An IVF index is trained on a
@@ -131,7 +134,7 @@ def build_index(
     with database.session() as session:
         generation = session.scalar(select(IndexState.generation).where(IndexState.id == 1)) or 0
         count = session.scalar(_stored_vectors(model_id, count=True)) or 0
-        index = VectorIndex.for_size(count, dim, model_id, params, generation)
+        index = FaissVectorStore.for_size(count, dim, model_id, params, generation)
         if not index.is_trained:
             if (
                 trained is not None
@@ -173,7 +176,7 @@ def _keys_and_vectors(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.nda
 
 
 def _training_sample(
-    session: Session, model_id: str, dim: int, count: int, index: VectorIndex
+    session: Session, model_id: str, dim: int, count: int, index: FaissVectorStore
 ) -> np.ndarray:
     """An even sample of the stored vectors, 64 per IVF cell."""
     every = max(1, count // max(index.training_sample_size(), 1))
@@ -228,9 +231,9 @@ def reindex(
         build_seconds = time.perf_counter() - build_started
         index_type = index.index_type
         if previous is not None and previous.model_id == embedder.model_id:
-            old = VectorIndex.load(index_dir, embedder.model_id)
+            old = FaissVectorStore.load(index_dir, embedder.model_id)
             if old is not None:
-                removed = len(old.entry_ids() - index.entry_ids())
+                removed = len(entry_ids_in(old) - entry_ids_in(index))
         index.save(index_dir)
         vectors_in_index = len(index)
     return ReindexSummary(
@@ -258,4 +261,13 @@ def index_params(settings: Settings) -> IndexParams:
         settings.ivf_nlist,
         settings.ivf_nprobe,
         f"ivf-{settings.ivf_encoding}",
+    )
+
+
+def build_splitter(settings: Settings, embedder: Embedder) -> PassageSplitter:
+    """The passage splitter the settings ask for, with the embedder's tokenizer."""
+    return PassageSplitter(
+        embedder.model_path / "tokenizer.json",
+        settings.passage_tokens,
+        settings.passage_overlap_tokens,
     )

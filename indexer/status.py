@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from indexer.embedder import embedding_model_id
 from indexer.pipeline import stale_entry_ids
-from indexer.vector_index import read_meta
+from indexer.vectors.saved_index import read_meta
 from kb.database import Database
 from kb.models import Community, Entry, EntryKind, IndexState, Passage, Person
 from kb.settings import Settings

@@ -7,7 +7,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
 
 from indexer.embedder import embedding_model_id
 from indexer.pipeline import stale_entry_ids
-from indexer.vector_index import IndexUnreadable, read_meta
+from indexer.vectors.saved_index import IndexUnreadable, read_meta
 from kb import keyword_schema
 from kb.database import Database
 from kb.models import Entry, IndexState, Passage

@@ -17,12 +17,12 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from indexer.embedder import Embedder, embedder_for
-from indexer.pipeline import reindex
+from indexer.pipeline import build_splitter, reindex
 from kb.database import Database
 from kb.importer import import_batch
 from kb.settings import Settings
 from kb.sources import read_source
-from search.engine import SearchEngine, build_splitter
+from search.engine import SearchEngine
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"

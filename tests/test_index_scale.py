@@ -3,18 +3,27 @@
 The demo corpus stands in for a large knowledge base by lowering the threshold.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from sqlalchemy import select
 
+import indexer.live_index
 from indexer.embedder import Embedder
-from indexer.pipeline import build_index, index_params
+from indexer.pipeline import build_index, build_splitter, index_params, reindex, stored_vectors_of
 from indexer.status import collect_status
-from indexer.vector_index import FLAT, IVF_FP16, IVF_SQ8, VectorIndex, cells_to_search, read_meta
+from indexer.vectors.faiss_params import FLAT, IVF_FP16, IVF_SQ8, cells_to_search
+from indexer.vectors.faiss_store import FaissVectorStore
+from indexer.vectors.numpy_store import NumpyVectorStore
+from indexer.vectors.saved_index import read_meta
+from indexer.vectors.store import VectorStore, entry_ids_in
 from kb.database import Database
 from kb.entries import remove_entries
 from kb.models import Entry
 from kb.settings import Settings
-from search.engine import QueryCache, SearchEngine, SearchMode
+from search.dense import DenseRetriever, QueryCache
+from search.engine import SearchEngine, SearchMode
 from tests.conftest import make_settings
 
 QUERIES = [
@@ -31,9 +40,6 @@ def dense_ids(engine: SearchEngine, query: str) -> list[str]:
 
 
 def test_the_index_type_switches_at_the_threshold(demo_copy: Settings, embedder: Embedder) -> None:
-    from indexer.pipeline import reindex
-    from search.engine import build_splitter
-
     database = Database.from_settings(demo_copy)
     splitter = build_splitter(demo_copy, embedder)
     vectors = read_meta(demo_copy.index_dir).count  # type: ignore[union-attr]
@@ -59,7 +65,9 @@ def test_the_index_type_switches_at_the_threshold(demo_copy: Settings, embedder:
     database.dispose()
 
 
-def test_ivf_search_deletion_and_round_trip(demo_copy: Settings, embedder: Embedder) -> None:
+def test_ivf_search_deletion_and_round_trip(
+    demo_copy: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     flat_engine = SearchEngine.open(demo_copy, Database.from_settings(demo_copy), embedder)
     assert flat_engine.index.index_type == FLAT
     expected = {query: dense_ids(flat_engine, query) for query in QUERIES}
@@ -80,12 +88,12 @@ def test_ivf_search_deletion_and_round_trip(demo_copy: Settings, embedder: Embed
     vector = embedder.encode([QUERIES[0]])
     before = engine.index.search(vector, 10)
     engine.index.save(ivf_settings.index_dir)
-    loaded = VectorIndex.load(ivf_settings.index_dir, embedder.model_id)
+    loaded = FaissVectorStore.load(ivf_settings.index_dir, embedder.model_id)
     assert loaded is not None and loaded.index_type == IVF_SQ8
     after = loaded.search(vector, 10)
-    np.testing.assert_array_equal(before[1], after[1])
-    np.testing.assert_allclose(before[0], after[0], rtol=1e-6)
-    assert loaded.entry_ids() == flat_engine.index.entry_ids()
+    np.testing.assert_array_equal(before.keys, after.keys)
+    np.testing.assert_allclose(before.scores, after.scores, rtol=1e-6)
+    assert entry_ids_in(loaded) == entry_ids_in(flat_engine.index)
 
     # Deleting an entry takes it out of the (memory-mapped, then copied) IVF lists...
     top = expected[QUERIES[0]][0]
@@ -97,7 +105,7 @@ def test_ivf_search_deletion_and_round_trip(demo_copy: Settings, embedder: Embed
     # ... and so does deleting one in the database, caught up by reusing the trained cells.
     second = expected[QUERIES[2]][0]
     assert remove_entries(database, [second]) == [second]
-    engine._checked_generation_at = 0.0
+    monkeypatch.setattr(indexer.live_index, "CATCH_UP_SECONDS", 0.0)
     assert second not in dense_ids(engine, QUERIES[2])
     assert engine.index.index_type == IVF_SQ8
 
@@ -111,6 +119,67 @@ def test_ivf_search_deletion_and_round_trip(demo_copy: Settings, embedder: Embed
     assert dense_ids(engine, QUERIES[1])[0] == expected[QUERIES[1]][0]
     database.dispose()
     flat_engine.database.dispose()
+
+
+def demo_vectors(settings: Settings, embedder: Embedder) -> tuple[np.ndarray, np.ndarray]:
+    """The demo's stored passage keys and vectors."""
+    database = Database.from_settings(settings)
+    with database.session() as session:
+        entry_ids = list(session.scalars(select(Entry.id)))
+        keys, vectors = stored_vectors_of(session, embedder.model_id, embedder.dim, entry_ids)
+    database.dispose()
+    return keys, vectors
+
+
+def same_matches(first: VectorStore, second: VectorStore, queries: np.ndarray, k: int) -> None:
+    one, other = first.search(queries, k), second.search(queries, k)
+    assert one.keys.shape == (len(queries), min(k, len(first))) and one.store_size == len(first)
+    np.testing.assert_array_equal(one.keys, other.keys)
+    np.testing.assert_allclose(one.scores, other.scores, atol=1e-5)
+    assert one.store_size == other.store_size
+
+
+def test_the_exact_numpy_store_finds_what_faiss_flat_finds(
+    demo_home: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    keys, vectors = demo_vectors(make_settings(demo_home), embedder)
+    flat = FaissVectorStore(embedder.dim, embedder.model_id)
+    exact = NumpyVectorStore(embedder.dim, embedder.model_id)
+    for store in (flat, exact):
+        store.add(keys, vectors)
+    assert flat.index_type == FLAT and len(flat) == len(exact) == len(keys)
+    one_query = embedder.encode(QUERIES[:1])
+    many = embedder.encode(QUERIES * 4)  # 20: FAISS searches 16 or more on every core
+    for queries in (one_query, many):
+        for k in (1, 10, len(keys) + 5):
+            same_matches(flat, exact, queries, k)
+
+    removed = sorted(entry_ids_in(flat))[::3]
+    assert flat.remove(removed) == exact.remove(removed) > 0
+    assert entry_ids_in(flat) == entry_ids_in(exact) == entry_ids_in(flat) - set(removed)
+    same_matches(flat, exact, many, 10)
+
+    exact.generation = 7
+    exact.save(tmp_path)
+    loaded = NumpyVectorStore.load(tmp_path, embedder.model_id)
+    assert loaded is not None and (loaded.generation, len(loaded)) == (7, len(exact))
+    same_matches(loaded, flat, many, 10)
+    assert read_meta(tmp_path).index_type == loaded.index_type  # type: ignore[union-attr]
+    assert NumpyVectorStore.load(tmp_path / "nothing-saved-here", embedder.model_id) is None
+
+
+def test_dense_retrieval_ranks_alike_over_either_store(
+    demo_engine: SearchEngine, embedder: Embedder
+) -> None:
+    keys, vectors = demo_vectors(demo_engine.settings, embedder)
+    exact = NumpyVectorStore(embedder.dim, embedder.model_id)
+    exact.add(keys, vectors)
+    retriever = DenseRetriever(exact, embedder, QueryCache(0), demo_engine.settings.min_similarity)
+    for query in QUERIES:
+        found, every = retriever.candidates(query, 10)
+        expected, expected_every = demo_engine.dense_candidates(query, 10)
+        assert [e for e, _ in found] == [e for e, _ in expected] and every == expected_every
+        np.testing.assert_allclose([s for _, s in found], [s for _, s in expected], atol=1e-5)
 
 
 def test_repeated_queries_hit_the_cache(demo_engine: SearchEngine) -> None:

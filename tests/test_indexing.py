@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
+import indexer.live_index
 from indexer.embedder import Embedder
-from indexer.vector_index import META_FILE, IndexModelMismatch, VectorIndex, read_meta
+from indexer.vectors.faiss_store import FaissVectorStore
+from indexer.vectors.saved_index import META_FILE, IndexModelMismatch, read_meta
 from kb.database import Database
 from kb.entries import remove_entries
 from kb.models import Entry, IndexChange
@@ -109,9 +111,7 @@ def test_new_entries_become_searchable_without_a_reindex(
 def test_a_running_engine_picks_up_what_another_process_indexed(
     database: Database, settings: Settings, embedder: Embedder, tmp_path: Path, monkeypatch
 ) -> None:
-    import search.engine
-
-    monkeypatch.setattr(search.engine, "CATCH_UP_SECONDS", 0.0)
+    monkeypatch.setattr(indexer.live_index, "CATCH_UP_SECONDS", 0.0)
     import_path(database, write(tmp_path / "a.jsonl", RECORDS), settings)
     index(database, settings, embedder)
     engine = SearchEngine.open(settings, database, embedder)
@@ -125,9 +125,7 @@ def test_a_running_engine_picks_up_what_another_process_indexed(
 def test_a_running_engine_catches_up_on_the_changed_entries_alone(
     database: Database, settings: Settings, embedder: Embedder, tmp_path: Path, monkeypatch
 ) -> None:
-    import search.engine
-
-    monkeypatch.setattr(search.engine, "CATCH_UP_SECONDS", 0.0)
+    monkeypatch.setattr(indexer.live_index, "CATCH_UP_SECONDS", 0.0)
     import_path(database, write(tmp_path / "a.jsonl", RECORDS), settings)
     index(database, settings, embedder)
     first = SearchEngine.open(settings, database, embedder)  # two worker processes
@@ -188,7 +186,7 @@ def test_a_crash_while_saving_leaves_the_previous_index_in_use(
     # What a crash mid-save leaves behind: a half-written file that no meta points to.
     (settings.index_dir / ".vectors-99-deadbeef.faiss.tmp").write_bytes(b"\x00" * 100)
     (settings.index_dir / "vectors-99-deadbeef.faiss").write_bytes(b"garbage")
-    loaded = VectorIndex.load(settings.index_dir, embedder.model_id)
+    loaded = FaissVectorStore.load(settings.index_dir, embedder.model_id)
     assert loaded is not None and len(loaded) == before.count
     assert ids(SearchEngine.open(settings, database, embedder), "forklift")[0] == "E1"
     # The next save cleans up after the crash.

@@ -20,14 +20,14 @@ from indexer.model_files import resolve_model_path
 from indexer.onnx_embedder import OnnxEmbedder
 from indexer.onnx_export import cache_folder, model_file, write_atomically
 from indexer.passages import PassageSplitter
-from indexer.pipeline import build_index, embed_and_store
-from indexer.vector_index import IndexModelMismatch, read_meta
+from indexer.pipeline import build_index, build_splitter, embed_and_store
+from indexer.vectors.saved_index import IndexModelMismatch, read_meta
 from kb.cli import main
 from kb.database import Database
 from kb.models import Entry, Passage
 from kb.settings import Settings
 from kb.sources import read_source
-from search.engine import SearchEngine, SearchMode, build_splitter
+from search.engine import SearchEngine, SearchMode
 from tests.conftest import CORPUS, REPO, import_path, index
 
 MODEL = "all-MiniLM-L6-v2"

@@ -53,7 +53,7 @@ class Context:
 
 def known_errors() -> tuple[type[Exception], ...]:
     from indexer.model_files import ModelNotFound
-    from indexer.vector_index import IndexModelMismatch, IndexUnreadable
+    from indexer.vectors.saved_index import IndexModelMismatch, IndexUnreadable
     from kb.database import SchemaOutdated
     from kb.sources import ImportRejected
     from search.engine import QueryError

@@ -70,8 +70,7 @@ def import_command(context: Context, path: Path, index: bool, update_roles: bool
 
 
 def run_reindex(context: Context, full: bool) -> None:
-    from indexer.pipeline import index_params, reindex
-    from search.engine import build_splitter
+    from indexer.pipeline import build_splitter, index_params, reindex
 
     with clear_errors():
         embedder = context.embedder

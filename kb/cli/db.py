@@ -183,7 +183,7 @@ def restore_command(context: Context, file: Path, yes: bool) -> None:
 
 def _invalidate_index(settings: Settings, database: Database) -> None:
     """Move the generation past the index files', so every server rebuilds from the database."""
-    from indexer.vector_index import IndexUnreadable, read_meta
+    from indexer.vectors.saved_index import IndexUnreadable, read_meta
 
     try:
         meta = read_meta(settings.index_dir)

@@ -1,0 +1,109 @@
+"""A query's candidates: the entries each retriever found that pass the filters.
+
+Both retrievers rank without the filters, which one query then applies to what
+they found together; a retriever left with too few is asked for four times as
+many, until it has enough or has nothing more to give.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from search.dense import DenseRetriever
+from search.filters import SearchFilters, passing_statuses
+from search.keyword import KeywordIndex
+from search.query import SearchMode
+
+CORES = os.cpu_count() or 1
+
+
+@dataclass
+class Candidates:
+    dense: list[tuple[int, float]]  # (entry id, cosine similarity), best first
+    keyword: list[tuple[int, float]]  # (entry id, BM25 score), best first
+    statuses: dict[int, str]  # entry id -> status, of every candidate that passed the filters
+
+
+class KeywordRetriever:
+    """BM25 over the keyword index (search/keyword.py), each search on its own connection."""
+
+    def __init__(self, engine: Engine, index: KeywordIndex) -> None:
+        self.engine = engine
+        self.index = index
+
+    def candidates(self, text: str, limit: int) -> list[tuple[int, float]]:
+        with self.engine.connect() as connection:
+            return self.index.search(connection, text, limit)
+
+
+class CandidateSearch:
+    def __init__(self, engine: Engine, dense: DenseRetriever, keyword: KeywordRetriever) -> None:
+        self.engine = engine
+        self.dense = dense
+        self.keyword = keyword
+        self._keyword_executor = ThreadPoolExecutor(thread_name_prefix="keyword-search")
+        self._searching = InFlight()
+
+    def close(self) -> None:
+        """Stop the keyword-search thread (searches still running finish first)."""
+        self._keyword_executor.shutdown()
+
+    def find(self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode) -> Candidates:
+        """Up to `wanted` entries from each retriever of the mode, best first."""
+        with self._searching:
+            return self._find(text, filters, wanted, mode)
+
+    def _find(self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode) -> Candidates:
+        use_dense, use_keyword = mode.uses_dense, mode.uses_keyword
+        dense_found: list[tuple[int, float]] = []
+        keyword_found: list[tuple[int, float]] = []
+        dense_depth = keyword_depth = wanted
+        while True:
+            # The keyword side waits on the database and the dense side on the model,
+            # both outside the GIL: side by side, a search takes as long as the slower,
+            # when a core is free for it. On a busy server other searches use the cores
+            # and handing work between threads only costs.
+            keyword_future = (
+                self._keyword_executor.submit(self.keyword.candidates, text, keyword_depth)
+                if use_keyword and use_dense and self._searching.count <= CORES // 2
+                else None
+            )
+            if use_dense:
+                dense_found, dense_all = self.dense.candidates(text, dense_depth)
+            if use_keyword:
+                keyword_found = (
+                    keyword_future.result()
+                    if keyword_future is not None
+                    else self.keyword.candidates(text, keyword_depth)
+                )
+                keyword_all = len(keyword_found) < keyword_depth
+            found = {entry_id for entry_id, _ in dense_found}
+            found.update(entry_id for entry_id, _ in keyword_found)
+            statuses = passing_statuses(self.engine, filters, found)
+            dense = [(entry_id, s) for entry_id, s in dense_found if entry_id in statuses]
+            keyword = [(entry_id, s) for entry_id, s in keyword_found if entry_id in statuses]
+            use_dense = use_dense and len(dense) < wanted and not dense_all
+            use_keyword = use_keyword and len(keyword) < wanted and not keyword_all
+            if not (use_dense or use_keyword):
+                return Candidates(dense[:wanted], keyword[:wanted], statuses)
+            dense_depth *= 4 if use_dense else 1
+            keyword_depth *= 4 if use_keyword else 1
+
+
+class InFlight:
+    """Counts the threads inside a `with` block."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self.count -= 1
