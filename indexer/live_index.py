@@ -10,6 +10,7 @@ Searches and changes of the store in use take turns under one lock.
 
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
@@ -35,6 +36,17 @@ from kb.settings import Settings
 CATCH_UP_SECONDS = 1.0
 # More entries changed than this since the live index was built: rebuild it instead.
 MAX_CHANGES_APPLIED = 5_000
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """The index a process searches now, as reports show it (console, /healthz)."""
+
+    vectors: int
+    index_type: str
+    cells: str  # "exact", or how many IVF cells a query scans of how many
+    model_id: str
+    generation: int
 
 
 class LiveIndex:
@@ -70,6 +82,11 @@ class LiveIndex:
     def store(self) -> FaissVectorStore:
         """The store searched now (a rebuild replaces it)."""
         return self._store
+
+    def summary(self) -> IndexSummary:
+        store = self.store
+        cells = f"{store.nprobe} of {store.nlist} cells searched" if store.is_ivf else "exact"
+        return IndexSummary(len(store), store.index_type, cells, store.model_id, store.generation)
 
     def search(self, query_vectors: np.ndarray, k: int) -> PassageMatches:
         with self._lock:

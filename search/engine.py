@@ -14,8 +14,7 @@ snippets (search/snippets.py) and facets.
 import numpy as np
 
 from indexer.embedder import Embedder
-from indexer.live_index import LiveIndex
-from indexer.vectors.faiss_store import FaissVectorStore
+from indexer.live_index import IndexSummary, LiveIndex
 from kb.database import Database
 from kb.settings import Settings
 from search.candidates import CandidateSearch, KeywordRetriever
@@ -65,10 +64,9 @@ class SearchEngine:
         """Stop the keyword-search thread (searches still running finish first)."""
         self.candidates.close()
 
-    @property
-    def index(self) -> FaissVectorStore:
-        """The vector store searched now, for reports (its size, type and model)."""
-        return self.live_index.store
+    def describe_index(self) -> IndexSummary:
+        """The index searched now, for reports: its size, type, model and generation."""
+        return self.live_index.summary()
 
     def index_entries(self, entry_ids: list[int]) -> None:
         """Embed new or edited entries and make them searchable at once."""

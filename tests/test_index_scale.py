@@ -69,45 +69,48 @@ def test_ivf_search_deletion_and_round_trip(
     demo_copy: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flat_engine = SearchEngine.open(demo_copy, Database.from_settings(demo_copy), embedder)
-    assert flat_engine.index.index_type == FLAT
+    assert flat_engine.live_index.store.index_type == FLAT
     expected = {query: dense_ids(flat_engine, query) for query in QUERIES}
 
     ivf_settings = make_settings(demo_copy.home, ivf_threshold=50, ivf_nprobe=64, index_mmap=True)
     database = Database.from_settings(ivf_settings)
     ivf = build_index(database, embedder.dim, embedder.model_id, index_params(ivf_settings))
-    assert ivf.index_type == IVF_SQ8 and len(ivf) == len(flat_engine.index)
+    assert ivf.index_type == IVF_SQ8 and len(ivf) == len(flat_engine.live_index.store)
     ivf.save(ivf_settings.index_dir)
 
     # Loaded memory-mapped; searching it finds what exact search finds.
     engine = SearchEngine.open(ivf_settings, database, embedder)
-    assert engine.index.index_type == IVF_SQ8 and engine.index.nprobe == engine.index.nlist
+    assert (
+        engine.live_index.store.index_type == IVF_SQ8
+        and engine.live_index.store.nprobe == engine.live_index.store.nlist
+    )
     for query in QUERIES:
         assert dense_ids(engine, query)[:3] == expected[query][:3], query
 
     # The same scores and keys after another save and load.
     vector = embedder.encode([QUERIES[0]])
-    before = engine.index.search(vector, 10)
-    engine.index.save(ivf_settings.index_dir)
+    before = engine.live_index.store.search(vector, 10)
+    engine.live_index.store.save(ivf_settings.index_dir)
     loaded = FaissVectorStore.load(ivf_settings.index_dir, embedder.model_id)
     assert loaded is not None and loaded.index_type == IVF_SQ8
     after = loaded.search(vector, 10)
     np.testing.assert_array_equal(before.keys, after.keys)
     np.testing.assert_allclose(before.scores, after.scores, rtol=1e-6)
-    assert entry_ids_in(loaded) == entry_ids_in(flat_engine.index)
+    assert entry_ids_in(loaded) == entry_ids_in(flat_engine.live_index.store)
 
     # Deleting an entry takes it out of the (memory-mapped, then copied) IVF lists...
     top = expected[QUERIES[0]][0]
     with database.session() as session:
         top_id = session.query(Entry.id).filter(Entry.external_id == top).scalar()
     assert engine.forget_entries([top_id]) is None
-    assert len(engine.index) < len(flat_engine.index)
+    assert len(engine.live_index.store) < len(flat_engine.live_index.store)
     assert top not in [h.id for h in engine.search(QUERIES[0], limit=5, mode=SearchMode.DENSE).hits]
     # ... and so does deleting one in the database, caught up by reusing the trained cells.
     second = expected[QUERIES[2]][0]
     assert remove_entries(database, [second]) == [second]
     monkeypatch.setattr(indexer.live_index, "CATCH_UP_SECONDS", 0.0)
     assert second not in dense_ids(engine, QUERIES[2])
-    assert engine.index.index_type == IVF_SQ8
+    assert engine.live_index.store.index_type == IVF_SQ8
 
     # An edited entry is searchable at once in the IVF index.
     with database.session() as session:

@@ -141,11 +141,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return Health(status="ok")
         with engine.database.session() as session:
             entries = session.scalar(select(func.count(Entry.id))) or 0
+        index = engine.describe_index()
         return Health(
-            status="ok",
-            entries=entries,
-            index_vectors=len(engine.index),
-            index_model=engine.index.model_id,
+            status="ok", entries=entries, index_vectors=index.vectors, index_model=index.model_id
         )
 
     return app

@@ -95,12 +95,12 @@ def console_page(
 
 def index_report(engine: SearchEngine, settings: Settings) -> dict[str, object]:
     """The index this server searches, and the saved one `kb status` describes."""
-    live = engine.index
+    live = engine.describe_index()
     saved = collect_status(settings, engine.database)
     return {
-        "vectors": len(live),
+        "vectors": live.vectors,
         "type": live.index_type,
-        "cells": f"{live.nprobe} of {live.nlist} cells searched" if live.is_ivf else "exact",
+        "cells": live.cells,
         "model": live.model_id,
         "generation": live.generation,
         "db_generation": saved["db_generation"],
