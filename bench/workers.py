@@ -1,13 +1,11 @@
-"""Issue 16, item 7: `kb serve`'s worker processes, dealt connections or a standard
-arrangement, on the same data and the same client load, in one run.
+"""Issue 16, item 7: `kb serve`'s worker processes in different arrangements, on the same
+data and the same client load, in one run.
 
 Arrangements, each with `--workers` processes (2) serving web.app:create_app with the
 uvicorn.Config that `kb serve --workers N` builds:
-  dealer     web/workers.py's Dealer: the parent accepts every connection and passes
-             it to the next worker in turn over a socket pair (SCM_RIGHTS).
-  shared     uvicorn's own supervisor, as `uvicorn --workers N` runs it: one listening
-             socket bound by the parent, shared by the workers; whichever wakes first
-             accepts.
+  shared     what `kb serve --workers N` runs (web/workers.py): uvicorn's own supervisor,
+             as `uvicorn --workers N` runs it, one listening socket bound by the parent
+             and shared by the workers; whichever wakes first accepts.
   reuseport  uvicorn's supervisor, each worker with its own listening socket bound with
              SO_REUSEPORT: the kernel spreads new connections over them (by a hash of
              the addresses and ports, not by load).
@@ -25,14 +23,17 @@ so a client whose worker is less busy sends more. Within a round every arrangeme
 the same queries; every round has new ones. While the clients run, /proc tells how their
 connections were split among the workers.
 
-The decision rule, set before the first run: keep the dealer only if its hybrid
-requests/s with 8 keep-alive clients beat the better standard arrangement's by more than
-10 %, as the median over the rounds of the per-round ratio. p99 and dense search are
-printed alongside, with their ratios.
+Until issue 16 kb served with a third arrangement, the "dealer": its parent accepted every
+connection and passed it to the next worker over a socket pair (SCM_RIGHTS). This script
+measured it against the two above (commit 53a5a6f has that version), by a rule set before
+the first run: keep the dealer only if its hybrid requests/s with 8 keep-alive clients beat
+the better standard arrangement's by more than 10 %, as the median over the rounds of the
+per-round ratio. It did not (BENCHMARKS.md, "Workers: dealer vs standard arrangement"),
+and was removed.
 
 Usage: python bench/workers.py [--size 100000] [--base 5000] [--rounds 8]
        [--requests 600] [--clients 8] [--workers 2] [--keep-running]
-With --keep-running the three servers start once and stay up, so rounds can be short and
+With --keep-running the servers start once and stay up, so rounds can be short and
 closely interleaved (e.g. --rounds 30 --requests 160) on a machine whose load changes.
 A quick run: --size 5000 --base 500 --rounds 2 --requests 120.
 """
@@ -58,9 +59,10 @@ from common import kb, machine  # noqa: E402
 from search_scale import Server, concurrent_clients, one_client, pct, scale_home  # noqa: E402
 from uvicorn.supervisors.multiprocess import Multiprocess, Process  # noqa: E402
 
-ARRANGEMENTS = ("dealer", "shared", "reuseport")
+from web.workers import serve_workers  # noqa: E402
+
+ARRANGEMENTS = ("shared", "reuseport")
 MODES = ("hybrid", "dense", "hybrid-queue")
-STANDARD = ("shared", "reuseport")
 
 
 # --- the arrangements, run as `python bench/workers.py serve ARRANGEMENT --port P` ---
@@ -99,12 +101,8 @@ def serve(arrangement: str, workers: int, port: int) -> None:
         log_level="info",
         proxy_headers=False,
     )
-    if arrangement == "dealer":
-        from web.workers import Dealer
-
-        Dealer(config, workers).run()
-    elif arrangement == "shared":
-        Multiprocess(config, sockets=[config.bind_socket()]).run()  # as uvicorn.run does
+    if arrangement == "shared":
+        serve_workers(config, workers)
     elif arrangement == "reuseport":
         ReusePortSupervisor(config, sockets=reuseport_listeners(config, workers)).run()
     else:
@@ -324,7 +322,7 @@ def main() -> None:
     print("(requests/s x / y, p99 y / x)")
     for name in arrangements:
         for other in arrangements:
-            if name == other or other not in STANDARD:
+            if name == other:
                 continue
             for mode in modes:
                 mine, theirs = results[name][mode], results[other][mode]
@@ -333,18 +331,6 @@ def main() -> None:
                 ]
                 p99 = [float(b["p99"]) / float(a["p99"]) for a, b in zip(mine, theirs, strict=True)]
                 print(f"{name} vs {other}, {mode}: requests/s {spread(rate)}; p99 {spread(p99)}")
-    standard = [name for name in STANDARD if name in arrangements]
-    if "dealer" in arrangements and standard:
-        best = max(
-            standard,
-            key=lambda name: statistics.median(float(r["rate"]) for r in results[name]["hybrid"]),
-        )
-        ratio = statistics.median(
-            float(a["rate"]) / float(b["rate"])
-            for a, b in zip(results["dealer"]["hybrid"], results[best]["hybrid"], strict=True)
-        )
-        verdict = "keep the dealer" if ratio > 1.10 else "replace the dealer"
-        print(f"Rule: dealer / {best} hybrid requests/s {ratio:.3f}: {verdict}")
     print(f"load after: {os.getloadavg()}")
 
 
