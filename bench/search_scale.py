@@ -94,11 +94,30 @@ def store_vectors(settings: Settings, base: int, scratch: Path) -> dict[str, flo
     }
 
 
+def scale_home(scratch: Path, size: int, base: int) -> Path:
+    """A KB_HOME with `size` synthetic entries and their vectors stored (not yet indexed);
+    made once, then reused by later runs."""
+    home = scratch / f"scale-{size}"
+    ready = home / "vectors-stored"
+    if not ready.exists():
+        if home.exists():
+            subprocess.run(["rm", "-rf", str(home)], check=True)
+        source = synthetic.write_jsonl(scratch / f"scale-{size}.jsonl", size)
+        print(kb(home, "import", "--no-index", str(source)).strip())
+        stored = store_vectors(Settings(home=home), base, scratch)
+        print(f"stored vectors: {stored}")
+        ready.touch()
+    return home
+
+
 class Server:
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+    """`kb serve` (or `command`, given the port as its last argument) on a free port."""
+
+    def __init__(self, home: Path, env: dict[str, str], command: list[str] | None = None) -> None:
         self.port = free_port()
+        command = command or [sys.executable, "-m", "kb", "serve", "--port"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kb", "serve", "--port", str(self.port)],
+            [*command, str(self.port)],
             env={**os.environ, "KB_HOME": str(home), "KB_PUBLIC_READ": "1", **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -272,16 +291,7 @@ def main() -> None:
     os.environ["KB_MODEL_CACHE_DIR"] = str(models)
     print(f"{machine()} · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · load {os.getloadavg()}")
 
-    home = scratch / f"scale-{args.size}"
-    ready = home / "vectors-stored"
-    if not ready.exists():
-        if home.exists():
-            subprocess.run(["rm", "-rf", str(home)], check=True)
-        source = synthetic.write_jsonl(scratch / f"scale-{args.size}.jsonl", args.size)
-        print(kb(home, "import", "--no-index", str(source)).strip())
-        stored = store_vectors(Settings(home=home), args.base, scratch)
-        print(f"stored vectors: {stored}")
-        ready.touch()
+    home = scale_home(scratch, args.size, args.base)
     database_url = Settings(home=home).resolved_database_url
     flat_home = scratch / f"scale-{args.size}-flat"
     flat_env = {"KB_DATABASE_URL": database_url, "KB_IVF_THRESHOLD": str(10**9)}

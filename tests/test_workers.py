@@ -1,4 +1,6 @@
 """Several server processes on one database: a write through one is found through another.
+And `kb serve --workers 2`: both workers answer, without Nagle's delay; a worker that dies
+is replaced; stopping kb serve stops its workers; a port already taken stops it at once.
 
 On PostgreSQL (KB_TEST_DATABASE_URL) the two servers have separate KB_HOME folders, so
 nothing but the database is shared; on SQLite they share the database file.
@@ -8,8 +10,10 @@ import http.client
 import os
 import signal
 import socket
+import statistics
+import subprocess
+import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -96,28 +100,88 @@ def test_several_workers_accept_connections_without_nagles_delay() -> None:
         listener.close()
 
 
-def test_connections_are_dealt_to_the_workers_in_turn(demo_copy: Settings) -> None:
-    # Eight clients that connect together and keep their connections: uvicorn's shared
-    # listener gave one worker 6 or 7 of them; dealt in turn, each worker serves 4.
+def test_both_workers_answer_keep_alive_requests_without_nagles_delay(
+    demo_copy: Settings,
+) -> None:
     with running_server(demo_copy.home, "--workers", "2") as base:
         port = int(base.rsplit(":", 1)[1])
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        seconds = []
+        try:
+            for _ in range(20):
+                started = time.perf_counter()
+                client.request("GET", "/healthz")
+                response = client.getresponse()
+                assert response.status == 200 and response.read()
+                seconds.append(time.perf_counter() - started)
+        finally:
+            client.close()
+        # With Nagle's algorithm on, each response waited about 40 ms (2 ms without).
+        assert statistics.median(seconds) < 0.025, seconds
+        workers = serving_processes(port)
+        assert len(workers) == 2, workers
+    # Stopping kb serve (SIGTERM) stops its workers too.
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, f"workers {workers} outlived kb serve"
+        time.sleep(0.2)
+
+
+def test_a_worker_that_dies_is_replaced(demo_copy: Settings) -> None:
+    with running_server(demo_copy.home, "--workers", "2") as base:
+        port = int(base.rsplit(":", 1)[1])
+        workers = serving_processes(port)
+        assert len(workers) == 2, workers
+        killed = workers.pop()
+        os.kill(killed, signal.SIGKILL)
+        # uvicorn's supervisor looks every half second; the new worker then loads the app.
+        # Meanwhile the survivor answers every connection.
+        deadline = time.monotonic() + 60
+        while True:
+            now = serving_processes(port)
+            if len(now) == 2 or time.monotonic() > deadline:
+                break
+        assert killed not in now and workers < now and len(now) == 2, (killed, workers, now)
+
+
+def test_kb_serve_with_workers_stops_when_its_port_is_taken(demo_copy: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "kb", "serve", "--workers", "2", "--port", str(port)],
+            env={**os.environ, **kb_env(demo_copy.home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert "address already in use" in result.stderr.lower(), result.stderr
+
+
+def serving_processes(port: int, tries: int = 20) -> set[int]:
+    """The processes that answer keep-alive connections to `port`, eight opened together
+    at a time, until two different ones have answered or `tries` batches have gone by.
+    Workers that share a listening socket take whichever connections they wake up for
+    first, so one batch may all go to one of them."""
+    seen: set[int] = set()
+    for _ in range(tries):
         clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
         try:
             for client in clients:
                 client.connect()
             for client in clients:
                 client.request("GET", "/healthz")
-                assert client.getresponse().read()
-            served = Counter(owners_of_connections_to(port).values())
+                response = client.getresponse()
+                assert response.status == 200 and response.read()
+            seen |= set(owners_of_connections_to(port).values())
         finally:
             for client in clients:
                 client.close()
-    assert sorted(served.values()) == [4, 4], served
-    # Stopping kb serve (SIGTERM) stops its workers too.
-    deadline = time.monotonic() + 15
-    while any(Path(f"/proc/{pid}").exists() for pid in served):
-        assert time.monotonic() < deadline, f"workers {list(served)} outlived kb serve"
-        time.sleep(0.2)
+        if len(seen) >= 2:
+            break
+    return seen
 
 
 def owners_of_connections_to(port: int) -> dict[int, int]:
@@ -138,32 +202,3 @@ def owners_of_connections_to(port: int) -> dict[int, int]:
         if target.startswith("socket:[") and int(target[8:-1]) in inodes:
             owners[int(target[8:-1])] = int(descriptor.parts[2])
     return owners
-
-
-def test_a_worker_that_dies_is_replaced(demo_copy: Settings) -> None:
-    with running_server(demo_copy.home, "--workers", "2") as base:
-        port = int(base.rsplit(":", 1)[1])
-        workers = set(serving_processes(port, connections=4))
-        assert len(workers) == 2
-        killed = workers.pop()
-        os.kill(killed, signal.SIGKILL)
-        time.sleep(2.5)  # the parent looks for dead workers every second
-        # New connections all get answers, from the survivor and a new process.
-        now = set(serving_processes(port, connections=4))
-        assert killed not in now and workers < now and len(now) == 2, (killed, workers, now)
-
-
-def serving_processes(port: int, connections: int) -> list[int]:
-    """The process that answers each of `connections` new keep-alive connections."""
-    clients = [
-        http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(connections)
-    ]
-    try:
-        for client in clients:
-            client.request("GET", "/healthz")
-            response = client.getresponse()
-            assert response.status == 200 and response.read()
-        return list(owners_of_connections_to(port).values())
-    finally:
-        for client in clients:
-            client.close()
