@@ -49,16 +49,3 @@ def serve_workers(config: uvicorn.Config, workers: int) -> None:
     """Serve `config`'s app with `workers` processes until SIGINT or SIGTERM."""
     config.workers = workers
     Multiprocess(config, sockets=[listening_socket(config)]).run()
-
-
-class Dealer:
-    """The name and call kb/cli.py uses today, `Dealer(config, workers).run()`, kept while
-    kb/cli.py is being moved into a package; it serves with serve_workers. Once the move is
-    done, the CLI should call serve_workers(config, workers) and this class go."""
-
-    def __init__(self, config: uvicorn.Config, workers: int) -> None:
-        self.config = config
-        self.workers = workers
-
-    def run(self) -> None:
-        serve_workers(self.config, self.workers)

@@ -28,7 +28,7 @@ def serve_command(
     `kb user add`. With several workers, settings come from KB_* variables,
     and KB_SECRET_KEY must be set when the workers do not share KB_HOME.
     """
-    from web.workers import Dealer, default_workers
+    from web.workers import default_workers, serve_workers
 
     workers = workers or context.settings.workers or default_workers()
     if workers == 1:
@@ -46,7 +46,7 @@ def serve_command(
         log_level="info",
         **proxy_options(context.settings),  # the workers get them with the config
     )
-    Dealer(config, workers).run()
+    serve_workers(config, workers)
 
 
 def serve_app(
