@@ -13,10 +13,11 @@ in turn over a socket pair (SCM_RIGHTS), on uvicorn's internals, because a share
 splits keep-alive connections that arrive together unevenly (7/1, 6/2, 5/3 of eight).
 Measured against this arrangement and against SO_REUSEPORT listeners, interleaved in the
 same runs at 100k entries with 8 keep-alive clients (bench/workers.py; BENCHMARKS.md,
-"Workers: dealer vs standard arrangement"), the dealer's hybrid requests/s were 0.92 to
-1.06 times the shared socket's in three runs, short of the 10 % gain that would have kept
-it, so it went. SO_REUSEPORT (0.98 to 1.07 times the shared socket) did not earn code of
-its own either.
+"Workers: dealer vs standard arrangement"), the dealer beat the better of the two by the
+10 % that would have kept it in one run of five (hybrid requests/s 0.92 to 1.20 times),
+so it went. It was 9 to 20 % ahead of the shared socket in the two runs on a quieter
+machine: see BENCHMARKS.md before bringing it back. SO_REUSEPORT (0.98 to 1.09 times the
+shared socket) did not earn code of its own either.
 """
 
 import os
