@@ -35,10 +35,11 @@ def default_workers() -> int:
 def listening_socket(config: uvicorn.Config) -> socket.socket:
     """The socket the workers share, with TCP_NODELAY.
 
-    uvicorn bound it without saying it is TCP until its issue 3149 was fixed (0.55.0 has
-    the fix; kb accepts uvicorn from 0.29), so asyncio left Nagle's algorithm on for every
-    connection and each keep-alive response waited about 40 ms for a delayed ACK.
-    Accepted connections inherit TCP_NODELAY on Linux.
+    uvicorn bound it without saying it is TCP until its issue 3149 was fixed (0.55.0, the
+    oldest kb accepts, has the fix), so asyncio left Nagle's algorithm on for every
+    connection and each keep-alive response waited about 40 ms for a delayed ACK. Set here
+    too, so that it does not hang on how uvicorn binds. Accepted connections inherit
+    TCP_NODELAY on Linux.
     """
     listener = config.bind_socket()
     if listener.family in (socket.AF_INET, socket.AF_INET6):
@@ -47,7 +48,9 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
 
 
 def serve_workers(config: uvicorn.Config, workers: int) -> None:
-    """Serve `config`'s app with `workers` processes until SIGINT or SIGTERM."""
+    """Serve `config`'s app with `workers` processes until SIGINT or SIGTERM, as
+    uvicorn.run does with workers above 1. Written for uvicorn 0.55 (kb's lower bound):
+    older supervisors also took a `target`."""
     config.workers = workers
     Multiprocess(config, sockets=[listening_socket(config)]).run()
 
