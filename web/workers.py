@@ -13,10 +13,11 @@ in turn over a socket pair (SCM_RIGHTS), on uvicorn's internals, because a share
 splits keep-alive connections that arrive together unevenly (7/1, 6/2, 5/3 of eight).
 Measured against this arrangement and against SO_REUSEPORT listeners, interleaved in the
 same runs at 100k entries with 8 keep-alive clients (bench/workers.py; BENCHMARKS.md,
-"Workers: dealer vs standard arrangement"), the dealer's hybrid requests/s were 0.92 to
-1.06 times the shared socket's in three runs, short of the 10 % gain that would have kept
-it, so it went. SO_REUSEPORT (0.98 to 1.07 times the shared socket) did not earn code of
-its own either.
+"Workers: dealer vs standard arrangement"), the dealer beat the better of the two by the
+10 % that would have kept it in one run of five (hybrid requests/s 0.92 to 1.20 times),
+so it went. It was 9 to 20 % ahead of the shared socket in the two runs on a quieter
+machine: see BENCHMARKS.md before bringing it back. SO_REUSEPORT (0.98 to 1.09 times the
+shared socket) did not earn code of its own either.
 """
 
 import os
@@ -34,10 +35,11 @@ def default_workers() -> int:
 def listening_socket(config: uvicorn.Config) -> socket.socket:
     """The socket the workers share, with TCP_NODELAY.
 
-    uvicorn bound it without saying it is TCP until its issue 3149 was fixed (0.55.0 has
-    the fix; kb accepts uvicorn from 0.29), so asyncio left Nagle's algorithm on for every
-    connection and each keep-alive response waited about 40 ms for a delayed ACK.
-    Accepted connections inherit TCP_NODELAY on Linux.
+    uvicorn bound it without saying it is TCP until its issue 3149 was fixed (0.55.0, the
+    oldest kb accepts, has the fix), so asyncio left Nagle's algorithm on for every
+    connection and each keep-alive response waited about 40 ms for a delayed ACK. Set here
+    too, so that it does not hang on how uvicorn binds. Accepted connections inherit
+    TCP_NODELAY on Linux.
     """
     listener = config.bind_socket()
     if listener.family in (socket.AF_INET, socket.AF_INET6):
@@ -46,6 +48,8 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
 
 
 def serve_workers(config: uvicorn.Config, workers: int) -> None:
-    """Serve `config`'s app with `workers` processes until SIGINT or SIGTERM."""
+    """Serve `config`'s app with `workers` processes until SIGINT or SIGTERM, as
+    uvicorn.run does with workers above 1. Written for uvicorn 0.55 (kb's lower bound):
+    older supervisors also took a `target`."""
     config.workers = workers
     Multiprocess(config, sockets=[listening_socket(config)]).run()
