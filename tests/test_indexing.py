@@ -130,7 +130,7 @@ def test_a_running_engine_catches_up_on_the_changed_entries_alone(
     index(database, settings, embedder)
     first = SearchEngine.open(settings, database, embedder)  # two worker processes
     second = SearchEngine.open(settings, database, embedder)
-    live = first.index
+    live = first.live_index.store
 
     def add_through_second(record: dict) -> None:
         import_path(database, write(tmp_path / f"{record['id']}.jsonl", [record]), settings)
@@ -144,7 +144,7 @@ def test_a_running_engine_catches_up_on_the_changed_entries_alone(
     assert remove_entries(database, ["E1"]) == ["E1"]
     assert "E1" not in ids(first, "forklift battery", SearchMode.DENSE)
     # Both changes were applied to the index in use, not by rebuilding it.
-    assert first.index is live and len(live) == 3
+    assert first.live_index.store is live and len(live) == 3
 
     # When the change log no longer covers the gap, the engine rebuilds its index.
     add_through_second(entry("E7", "Ladder inspection", "Check the ladder feet monthly."))
@@ -154,7 +154,7 @@ def test_a_running_engine_catches_up_on_the_changed_entries_alone(
     add_through_second(entry("E8", "Kettle scale", "Descale the kettle with citric acid."))
     assert ids(first, "ladder feet inspection", SearchMode.DENSE)[0] == "E7"
     assert ids(first, "kettle descale citric", SearchMode.DENSE)[0] == "E8"
-    assert first.index is not live and len(first.index) == 5
+    assert first.live_index.store is not live and len(first.live_index.store) == 5
 
 
 def test_an_index_built_by_another_model_is_refused(
