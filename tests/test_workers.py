@@ -160,24 +160,6 @@ def test_kb_serve_with_workers_stops_when_its_port_is_taken(demo_copy: Settings)
     assert "address already in use" in result.stderr.lower(), result.stderr
 
 
-def test_kb_serve_with_workers_stops_when_a_worker_cannot_start(tmp_path: Path) -> None:
-    """A worker whose app cannot start (here: no such model) stops the server with the
-    reason, instead of being started again and again."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    result = subprocess.run(
-        [sys.executable, "-m", "kb", "serve", "--workers", "2", "--port", str(port)],
-        env={**os.environ, **kb_env(tmp_path / "home"), "KB_EMBEDDING_MODEL": "/no-such-model"},
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert result.returncode != 0
-    assert "unknown embedding model '/no-such-model'" in result.stderr, result.stderr[-2000:]
-    assert "failed to start, stopping the parent process" in result.stderr
-
-
 def serving_processes(port: int, tries: int = 20) -> set[int]:
     """The processes that answer keep-alive connections to `port`, eight opened together
     at a time, until two different ones have answered or `tries` batches have gone by.

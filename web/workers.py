@@ -20,36 +20,16 @@ machine: see BENCHMARKS.md before bringing it back. SO_REUSEPORT (0.98 to 1.09 t
 shared socket) did not earn code of its own either.
 """
 
-import logging
 import os
 import socket
-import sys
 
 import uvicorn
-from fastapi import FastAPI
-from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
-
-from web.app import create_app
-
-logger = logging.getLogger("uvicorn.error")
 
 
 def default_workers() -> int:
     """One worker per core, at most 4 (each holds the model and the index in memory)."""
     return max(1, min(4, os.cpu_count() or 1))
-
-
-def create_worker_app() -> FastAPI:
-    """The app factory each worker runs (`web.workers:create_worker_app`). A worker that
-    cannot start (no such model, an unreadable index, a bad setting) exits with uvicorn's
-    startup-failure code: the supervisor then stops the server with the reason, where
-    any other exit code makes it start the worker again, and fail again, forever."""
-    try:
-        return create_app()
-    except Exception:
-        logger.exception("a worker could not start; stopping the server")
-        sys.exit(STARTUP_FAILURE)
 
 
 def listening_socket(config: uvicorn.Config) -> socket.socket:
@@ -72,7 +52,4 @@ def serve_workers(config: uvicorn.Config, workers: int) -> None:
     uvicorn.run does with workers above 1. Written for uvicorn 0.55 (kb's lower bound):
     older supervisors also took a `target`."""
     config.workers = workers
-    supervisor = Multiprocess(config, sockets=[listening_socket(config)])
-    supervisor.run()
-    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
-        sys.exit("kb serve stopped: a worker could not start (the reason is above)")
+    Multiprocess(config, sockets=[listening_socket(config)]).run()

@@ -38,7 +38,7 @@ def serve_command(
 
     context.database.dispose()  # created or checked here once: refuses an old schema
     config = uvicorn.Config(
-        "web.workers:create_worker_app",
+        "web.app:create_app",
         factory=True,
         workers=workers,
         host=host or context.settings.host,
