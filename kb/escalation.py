@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.accounts import Role
+from kb.announcements import PeopleAsked
 from kb.models import Entry, Person, Routing, utcnow
 from kb.routing import UNSOLVED, new_routing, routings_of
-from kb.writes import write
+from kb.writes import announce, write
 
 
 def escalate_overdue(
@@ -33,9 +34,10 @@ def escalate_overdue(
     tutors = [
         p for p in session.scalars(select(Person)) if Role.TUTOR in (p.roles or []) and not p.away
     ]
-    escalated = []
     with write(session):
         escalated = _escalate(session, problems, tutors, moment)
+        if escalated:
+            announce(session, PeopleAsked(tuple(routing.id for routing in escalated)))
     return escalated
 
 

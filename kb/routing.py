@@ -77,6 +77,7 @@ def route_problem(
             )
         if not created:
             raise InvalidContribution("everyone named has been asked already or asked the problem")
+        announce(session, PeopleAsked(tuple(routing.id for routing in created)))
     return created
 
 
@@ -105,7 +106,6 @@ def new_routing(
     )
     session.add(routing)
     session.flush()
-    announce(session, PeopleAsked((routing.id,)))
     return routing
 
 
@@ -163,7 +163,9 @@ def decline(
         if successor is None:
             return None
         person = _person(session, successor.handle)
-        return new_routing(session, routing.problem, person, None, successor.reasons, "", now=now)
+        asked = new_routing(session, routing.problem, person, None, successor.reasons, "", now=now)
+        announce(session, PeopleAsked((asked.id,)))
+        return asked
 
 
 def pass_to(
@@ -194,7 +196,9 @@ def pass_to(
         refresh_problem_status(session, routing.problem_id)
         announce(session, RequestAnswered(routing.id, routing.state))
         reasons: list[dict[str, object]] = [{"passed_by": actor.handle}]
-        return new_routing(session, problem, other, actor, reasons, note, now=now)
+        passed = new_routing(session, problem, other, actor, reasons, note, now=now)
+        announce(session, PeopleAsked((passed.id,)))
+        return passed
 
 
 def open_load(session: Session) -> dict[str, int]:
