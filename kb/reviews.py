@@ -22,6 +22,7 @@ from kb.models import (
     utcnow,
 )
 from kb.permissions import Action, require
+from kb.visibility import Visibility
 from kb.writes import write
 
 
@@ -41,6 +42,7 @@ def review_queue(
     now: datetime | None = None,
     due_within_days: int = 14,
     owner: Person | None = None,
+    visibility: Visibility | None = None,
 ) -> list[QueueItem]:
     """Articles to review: asked for by an event, overdue, or due soon; most urgent first."""
     moment = now or utcnow()
@@ -49,6 +51,7 @@ def review_queue(
         select(Article)
         .join(Entry, Entry.id == Article.entry_id)
         .where(Entry.status != EntryStatus.ARCHIVED)
+        .where((visibility or Visibility.everything()).allows())
         .where((Article.next_review_at <= horizon) | Article.review_requested_at.is_not(None))
     )
     if owner is not None:

@@ -3,6 +3,7 @@
 import click
 
 from kb.cli.accounts import token_group, user_group
+from kb.cli.community import community_group
 from kb.cli.context import Context
 from kb.cli.corpus import demo_command, import_command, reindex_command, remove_command
 from kb.cli.db import backup_command, db_group, doctor_command, restore_command, status_command
@@ -48,6 +49,7 @@ for command in (
     export_group,
     user_group,
     token_group,
+    community_group,
     escalate_command,
     digest_command,
     db_group,
