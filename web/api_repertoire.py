@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from kb import collections as kb_collections
 from kb import repertoire as kb_repertoire
 from kb import reviews as kb_reviews
-from kb.communities import set_membership
+from kb.communities import may_manage, set_membership
 from kb.lifecycle import change_state
 from kb.models import Collection, Community, Person
 from kb.permissions import Action, require
+from kb.visibility import may_see_community
 from web.auth import ApiWriterDep, ReaderDep, SignedInDep, VisibilityDep
 from web.deps import RowId, SessionDep, article_or_404, entry_or_404
 from web.repertoire_schemas import (
@@ -201,9 +202,12 @@ def api_candidates(
 def api_membership(
     slug: str, payload: MemberIn, person: ApiWriterDep, session: SessionDep
 ) -> dict[str, object]:
-    """Add or remove a member (the community's leaders and admins)."""
+    """Add or remove a member (the community's leaders, knowledge managers and admins).
+    A members-only community is a 404 to anyone who may neither see it nor manage it."""
     community = session.scalar(select(Community).where(Community.slug == slug))
-    if community is None:
+    if community is None or not (
+        may_see_community(person, community) or may_manage(person, community)
+    ):
         raise HTTPException(404, f"no community has the id {slug!r}")
     member = _person(session, payload.person)
     set_membership(session, person, community, member, payload.member)

@@ -32,6 +32,7 @@ from web import (
     api_repertoire,
     api_routing,
     api_write,
+    community_pages,
     console_pages,
     follow_pages,
     form_pages,
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_pages.router)
     app.include_router(repertoire_pages.router)
     app.include_router(follow_pages.router)
+    app.include_router(community_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> Response:

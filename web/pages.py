@@ -196,19 +196,6 @@ def person_page(
     )
 
 
-@router.get("/communities/{slug}", response_class=HTMLResponse, name="community_page_view")
-def community_page_view(
-    request: Request, session: SessionDep, visibility: VisibilityDep, slug: str
-) -> HTMLResponse:
-    found = browse.community_page(session, slug, visibility)
-    if found is None:
-        raise HTTPException(404, f"no community has the id {slug!r}")
-    community, entries, members = found
-    return templates.TemplateResponse(
-        request, "community.html", {"community": community, "entries": entries, "members": members}
-    )
-
-
 @router.get("/ask", response_class=HTMLResponse, name="ask_page")
 def ask_page(
     request: Request,
