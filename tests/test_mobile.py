@@ -26,9 +26,9 @@ ROLES = {
     "visitor": None,
 }
 SEARCH = "/search?q=compressor+cuts+out+when+it+is+hot"
-# Measured: 11 Tabs from loading the search page to its first result for a worker
-# (skip link, brand, search box, the header's seven links, then the result), 32 before
-# the results came ahead of the filters.
+# Measured: 11 Tabs from loading the search page to its first result for a worker (skip
+# link, brand, search box, the header's seven links, then the result); 32 when the
+# filters' links came first.
 MAX_TABS_TO_FIRST_RESULT = 12
 ROUTED_TITLE = "Lathe L4 X axis drive trips once the machine is warm"
 
