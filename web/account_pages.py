@@ -46,6 +46,10 @@ def signin(
     next: FormText = "/",
 ) -> Response:
     check_csrf(request, csrf_token)
+    if not request.app.state.settings.password_sign_in:
+        return _signin_again(
+            request, handle, next, "Sign-in with a password is turned off here.", 403
+        )
     throttle = request.app.state.sign_in_throttle
     address = request.client.host if request.client else "unknown"
     wait = throttle.retry_after(session, address, handle)
