@@ -45,11 +45,11 @@ def signin(
     password: FormText = "",
     next: FormText = "/",
 ) -> Response:
-    check_csrf(request, csrf_token)
     if not request.app.state.settings.password_sign_in:
         return _signin_again(
             request, handle, next, "Sign-in with a password is turned off here.", 403
         )
+    check_csrf(request, csrf_token)
     throttle = request.app.state.sign_in_throttle
     address = request.client.host if request.client else "unknown"
     wait = throttle.retry_after(session, address, handle)
