@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kb.accounts import canonical_handle
+from kb.accounts import AccountError, canonical_handle
 from kb.models import Person, SsoIdentity, utcnow
 from kb.sso_groups import GroupMap
 from kb.writes import write
@@ -202,3 +202,29 @@ def _usable_email(email: str | None) -> str | None:
 
 def _clean(text: str | None, limit: int) -> str:
     return " ".join((text or "").split())[:limit]
+
+
+def link_identity(session: Session, person: Person, issuer: str, subject: str) -> bool:
+    """An administrator's decision that `person` signs on as (issuer, subject): their
+    first sign-on then lands on this account instead of making a new one. Returns
+    whether the link is new."""
+    issuer, subject = issuer.strip().rstrip("/"), subject.strip()
+    if not issuer or not subject:
+        raise AccountError("both the provider's issuer and the person's subject are needed")
+    identity = session.scalar(
+        select(SsoIdentity).where(SsoIdentity.issuer == issuer, SsoIdentity.subject == subject)
+    )
+    if identity is not None:
+        if identity.person_id == person.id:
+            return False
+        raise AccountError(
+            f"the subject {subject!r} of {issuer} already signs in as {identity.person.handle}"
+        )
+    with write(session):
+        session.add(SsoIdentity(person=person, issuer=issuer, subject=subject))
+    return True
+
+
+def people_with_sso(session: Session) -> set[int]:
+    """The ids of the people who sign in through single sign-on."""
+    return set(session.scalars(select(SsoIdentity.person_id).distinct()))

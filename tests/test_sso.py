@@ -361,6 +361,40 @@ def test_a_verified_e_mail_joins_the_existing_account_when_allowed(
         }
 
 
+def test_an_admin_links_an_existing_person_to_their_provider_account(
+    sso_app: TestClient, demo_copy: Settings, provider: str
+) -> None:
+    env = {**kb_env(demo_copy.home), "KB_OIDC_ISSUER": provider + "/"}
+
+    def kb(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, list(args), env=env)
+        return result.exit_code, result.output
+
+    code, output = kb("user", "link", "grace.okafor", "--subject", "kc-5150")
+    assert code == 0, output
+    assert output == f"grace.okafor signs in through {provider} as kc-5150.\n"
+    assert kb("user", "link", "grace.okafor", "--subject", "kc-5150")[0] == 0  # again: fine
+    code, output = kb("user", "link", "leon.fischer", "--subject", "kc-5150")
+    assert code == 1 and "already signs in as grace.okafor" in output
+    code, output = kb("user", "link", "nobody.here", "--subject", "kc-1")
+    assert code == 1 and "nobody has the user name 'nobody.here'" in output
+
+    set_user(
+        provider,
+        "kc-5150",
+        preferred_username="gokafor",
+        name="Grace Okafor",
+        email="grace@x.example",
+        groups=["trainers"],
+    )
+    assert sign_on(sso_app, "kc-5150").status_code == 303
+    me = sso_app.get("/api/me").json()
+    assert me["id"] == "grace.okafor" and "tutor" in me["roles"] and "trainers" in me["communities"]
+    code, output = kb("user", "list")
+    grace = next(line for line in output.splitlines() if line.startswith("grace.okafor"))
+    assert " sso " in grace
+
+
 def test_password_sign_in_turned_off_leaves_only_the_sso_button(
     demo_people: Settings, provider: str
 ) -> None:

@@ -132,7 +132,7 @@ class SsoClient:
                 if _claim(claims, groups_claim) is None:
                     claims[groups_claim] = _claim(userinfo, groups_claim)
         return SsoClaims(
-            issuer=str(claims["iss"]),
+            issuer=str(claims["iss"]).rstrip("/"),  # as KB_OIDC_ISSUER is compared
             subject=str(claims["sub"]),
             preferred_username=_text(claims.get("preferred_username")),
             email=_text(claims.get("email")),
