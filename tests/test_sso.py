@@ -300,12 +300,25 @@ def test_a_provider_without_a_name_for_the_person_is_a_400(
     assert "neither a preferred_username nor an e-mail" in refused.text
 
 
-def test_an_unreachable_provider_is_a_clear_502_not_a_500(demo_copy: Settings) -> None:
-    nowhere = f"http://127.0.0.1:{free_port()}"
-    with TestClient(create_app(with_sso(demo_copy, nowhere))) as client:
-        page = client.get("/signin/sso", headers={"accept": "text/html"})
-    assert page.status_code == 502
-    assert "cannot be reached right now" in page.text
+def test_an_unreachable_provider_is_a_clear_502_not_a_500(
+    demo_copy: Settings, provider: str
+) -> None:
+    nowhere = with_sso(demo_copy, f"http://127.0.0.1:{free_port()}")
+    not_there = with_sso(demo_copy, provider, oidc_discovery_url=f"{provider}/no-such-page")
+    elsewhere = with_sso(
+        demo_copy,
+        f"{provider}/realms/other",
+        oidc_discovery_url=f"{provider}/.well-known/openid-configuration",
+    )
+    for settings, reason in [
+        (nowhere, "cannot be reached right now"),
+        (not_there, "cannot be reached right now"),
+        (elsewhere, "but KB_OIDC_ISSUER is"),
+    ]:
+        with TestClient(create_app(settings)) as client:
+            page = client.get("/signin/sso", headers={"accept": "text/html"})
+        assert page.status_code == 502, page.text
+        assert reason in page.text
 
 
 def test_an_existing_account_with_the_same_e_mail_is_not_taken_over(

@@ -77,7 +77,10 @@ class SsoClient:
                 f"the provider's discovery document names the issuer {issuer!r}, but "
                 f"KB_OIDC_ISSUER is {expected!r}: an administrator must correct the setting",
             )
-        response: Response = await self.remote.authorize_redirect(request, redirect_uri)
+        try:
+            response: Response = await self.remote.authorize_redirect(request, redirect_uri)
+        except RuntimeError as failure:  # authlib's word for metadata without an endpoint
+            raise _incomplete(failure) from None
         return response
 
     async def claims(self, request: Request) -> SsoClaims:
@@ -104,11 +107,13 @@ class SsoClient:
             raise SsoFailed(
                 400, f"the provider's ID token is not valid: {failure.description or failure}"
             ) from None
-        except (httpx2.HTTPError, ValueError, KeyError) as failure:
+        except (httpx2.HTTPError, ValueError, KeyError, TypeError) as failure:
             log.warning("single sign-on: the token exchange failed: %r", failure)
             raise SsoFailed(
                 502, "the provider could not be reached to finish the sign-in: try again later"
             ) from None
+        except RuntimeError as failure:  # metadata without a jwks_uri, for one
+            raise _incomplete(failure) from None
         id_claims = token.get("userinfo")
         if not isinstance(id_claims, Mapping):
             raise SsoFailed(502, "the provider answered without an ID token")
@@ -144,7 +149,7 @@ class SsoClient:
     async def _metadata(self) -> Mapping[str, Any]:
         try:
             metadata: Mapping[str, Any] = await self.remote.load_server_metadata()
-        except (httpx2.HTTPError, ValueError) as failure:
+        except (httpx2.HTTPError, ValueError, TypeError) as failure:
             log.warning(
                 "single sign-on: discovery at %s failed: %r", self.settings.discovery_url, failure
             )
@@ -154,6 +159,15 @@ class SsoClient:
                 "moment, or tell an administrator if it lasts",
             ) from None
         return metadata
+
+
+def _incomplete(failure: RuntimeError) -> SsoFailed:
+    log.warning("single sign-on: the provider's discovery document is incomplete: %s", failure)
+    return SsoFailed(
+        502,
+        "the single sign-on provider's discovery document is incomplete "
+        f"({failure}): tell an administrator",
+    )
 
 
 def _provider_refusal(error: str, description: str | None) -> SsoFailed:
