@@ -209,6 +209,23 @@ class ApiToken(Base):
     person: Mapped[Person] = relationship(lazy="joined")
 
 
+class SsoIdentity(Base):
+    """A person's account at the single sign-on provider: the ID token's issuer and
+    subject, which stay the same when the person's name, e-mail or groups change."""
+
+    __tablename__ = "sso_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
 class SignInFailure(Base):
     """A failed sign-in, kept while it counts for the throttle: in the database, so that
     every worker process and machine counts the same failures."""

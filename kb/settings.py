@@ -152,6 +152,56 @@ class Settings(BaseSettings):
         "X-Forwarded-Proto headers are believed (for the client's address and scheme); "
         "unset or empty (the default) believes none: the client is the connection's peer.",
     )
+    password_sign_in: bool = Field(
+        default=True,
+        description="Let people sign in with a kb user name and password; turn off for an "
+        "install where everyone signs in through single sign-on (KB_OIDC_ISSUER).",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Single sign-on: the OpenID Connect provider's issuer URL (its "
+        "discovery document is ISSUER/.well-known/openid-configuration); unset (the "
+        "default) offers no single sign-on.",
+    )
+    oidc_discovery_url: str | None = Field(
+        default=None,
+        description="The provider's discovery document, when it is not under "
+        "KB_OIDC_ISSUER (enough on its own: the issuer is read from it).",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="The client id kb is registered with at the provider."
+    )
+    oidc_client_secret: str | None = Field(
+        default=None,
+        description="The client secret kb is registered with at the provider (unset for a "
+        "public client: PKCE protects the code either way).",
+    )
+    oidc_scopes: str = Field(
+        default="openid profile email",
+        description="Scopes asked of the provider, space-separated (`openid` is required).",
+    )
+    oidc_groups_claim: str = Field(
+        default="groups",
+        description="Claim of the ID token (or userinfo) that lists the person's groups; "
+        "a dotted path such as `realm_access.roles` reaches into an object.",
+    )
+    oidc_group_map: str = Field(
+        default="{}",
+        description='JSON mapping a group to the communities and roles it gives, e.g. `{"'
+        'maintenance": {"communities": ["maintenance"]}, "km": {"roles": '
+        '["knowledge_manager"]}}`; applied at every single sign-on (see Single sign-on).',
+    )
+    oidc_button_label: str = Field(
+        default="single sign-on",
+        description='What the sign-in button says after "Sign in with", e.g. `Brightwater '
+        "account`.",
+    )
+    oidc_link_verified_email: bool = Field(
+        default=False,
+        description="At a person's first single sign-on, join it to the existing kb account "
+        "with the same e-mail if the provider says the e-mail is verified (off: such a "
+        "sign-in is refused until an admin decides; see Single sign-on).",
+    )
     standard_boost: float = Field(
         default=1.3, description="Search score factor for standard-repertoire content."
     )

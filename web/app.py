@@ -22,6 +22,7 @@ from kb.notifications import notify_followers
 from kb.notify import send_routing_emails
 from kb.settings import Settings
 from kb.sign_in_throttle import SignInThrottle
+from kb.sso_settings import sso_settings
 from search.engine import SearchEngine
 from search.subscribers import keep_search_current
 from web import (
@@ -39,6 +40,7 @@ from web import (
     pages,
     repertoire_pages,
     routing_pages,
+    sso,
 )
 from web.auth import ViewerDep
 from web.deps import EngineDep
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     database = Database.from_settings(settings)
     database.create_schema()
+    with database.session() as session:  # refuses half a configuration, with the reason
+        sso_config = sso_settings(settings, session)
     # Requests run side by side, each embedding one query: one core per query each.
     embedder = embedder_for(settings, threads=1)
     engine = SearchEngine.open(settings, database, embedder)
@@ -95,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sign_in_throttle = SignInThrottle()
     app.state.search_log_limit = SearchLogLimit()
+    app.state.sso = sso.SsoClient(sso_config) if sso_config else None
+    app.state.sso_button_label = sso_config.button_label if sso_config else None
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.session_secret(),
@@ -119,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(form_pages.router)
     app.include_router(account_pages.router)
+    app.include_router(sso.router)
     app.include_router(routing_pages.router)
     app.include_router(console_pages.router)
     app.include_router(repertoire_pages.router)

@@ -56,6 +56,7 @@ def known_errors() -> tuple[type[Exception], ...]:
     from indexer.vectors.saved_index import IndexModelMismatch, IndexUnreadable
     from kb.database import SchemaOutdated
     from kb.sources import ImportRejected
+    from kb.sso_groups import SsoSettingsError
     from search.engine import QueryError
 
     return (
@@ -65,6 +66,7 @@ def known_errors() -> tuple[type[Exception], ...]:
         IndexUnreadable,
         ModelNotFound,
         SchemaOutdated,
+        SsoSettingsError,
     )
 
 
