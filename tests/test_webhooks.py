@@ -28,7 +28,7 @@ from kb.entry_schema import EntryDraft
 from kb.errors import InvalidContribution
 from kb.models import Community, DeliveryStatus, Entry, Person, WebhookDelivery, utcnow
 from kb.repertoire import promote_to_article
-from kb.reviews import announce_due_reviews, record_review
+from kb.reviews import announce_due_reviews, flag_for_review, record_review
 from kb.routing import AskedPerson, route_problem
 from kb.settings import Settings
 from kb.webhook_delivery import Deliverer, deliver_all_due, deliver_due
@@ -341,7 +341,12 @@ def test_routing_promotion_and_due_reviews_are_events_too(
         record_review(session, session.merge(cast.manager), stored, "confirmed")
         assert announce_due_reviews(session, utcnow() + timedelta(days=29)) == []
         assert len(announce_due_reviews(session, utcnow() + timedelta(days=31))) == 1
-    assert len(due_rows()) == 2
+        # A tutor's or manager's flag asks for a review now: due again, as requested.
+        flag_for_review(session, session.merge(cast.manager), stored, "The gland nut changed")
+        assert len(announce_due_reviews(session, utcnow() + timedelta(days=31))) == 1
+        assert announce_due_reviews(session, utcnow() + timedelta(days=31)) == []
+    assert [row.payload["reason"] for row in due_rows()] == ["overdue", "overdue", "requested"]
+    assert "The gland nut changed" in str(due_rows()[2].payload["review_reason"])
 
 
 # -- failing receivers -----------------------------------------------------------------
