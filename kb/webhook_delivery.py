@@ -202,12 +202,15 @@ def post(claimed: Claim, timeout: float) -> tuple[int | None, str]:
     redirect (a 3xx is an answer other than 2xx: logged and retried)."""
     parts = urlsplit(claimed.url)
     connection: HTTPConnection
-    if parts.scheme == "https":
-        connection = HTTPSConnection(
-            parts.hostname or "", parts.port, timeout=timeout, context=_TLS
-        )
-    else:
-        connection = HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        if parts.scheme == "https":
+            connection = HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=timeout, context=_TLS
+            )
+        else:
+            connection = HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    except ValueError as error:  # checked when registered; a row edited by hand is not
+        return None, f"not a usable URL: {error}"[:ERROR_CHARS]
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {
         "Content-Type": "application/json",
@@ -222,7 +225,7 @@ def post(claimed: Claim, timeout: float) -> tuple[int | None, str]:
         response = connection.getresponse()
         answer = response.read(ERROR_CHARS).decode("utf-8", "replace")
         code = response.status
-    except (OSError, HTTPException) as error:
+    except (OSError, HTTPException, ValueError) as error:  # ValueError: a host IDNA refuses
         return None, _describe(error, timeout)
     finally:
         connection.close()

@@ -40,6 +40,10 @@ def checked_url(url: str) -> str:
             f"{url!r} is not a web address: a webhook URL starts with http:// or https:// "
             "and names a host"
         )
+    try:
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError:
+        raise InvalidContribution(f"{url!r} has no valid port number") from None
     if len(url) > MAX_URL_CHARS:
         raise InvalidContribution(f"the URL is longer than {MAX_URL_CHARS} characters")
     if parts.username or parts.password:

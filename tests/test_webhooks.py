@@ -469,6 +469,7 @@ def test_two_deliverers_never_send_one_delivery_twice(
         ("ftp://example.org/hook", ["entry.created"], None, "starts with http:// or https://"),
         ("https://", ["entry.created"], None, "names a host"),
         ("https://user:pw@example.org/", ["entry.created"], None, "no user name or password"),
+        ("http://example.org:99999/", ["entry.created"], None, "no valid port number"),
         ("https://example.org/", ["entry.deleted"], None, "unknown event(s) 'entry.deleted'"),
         ("https://example.org/", [], None, "choose at least one event"),
         ("https://example.org/", ["review.due"], "short", "16 to 200 characters"),
