@@ -556,6 +556,8 @@ class Webhook(Base):
     # Kept as it is: each delivery is signed with it (HMAC-SHA256), so it cannot be a hash.
     secret: Mapped[str] = mapped_column(String(200))
     events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Slugs of the communities whose entries it hears of; empty: every community.
+    communities: Mapped[list[str]] = mapped_column(JSONType, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

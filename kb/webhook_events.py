@@ -43,7 +43,7 @@ from kb.models import (
     utcnow,
 )
 from kb.settings import Settings
-from kb.webhooks import subscribed_to
+from kb.webhooks import covers, subscribed_to
 from kb.writes import write
 
 Payload = dict[str, object]
@@ -101,7 +101,8 @@ def queue_event(
     payloads: list[Payload],
     now: datetime | None = None,
 ) -> list[WebhookDelivery]:
-    """One pending delivery per webhook and payload, due at once."""
+    """One pending delivery per webhook and payload, due at once; a webhook limited to
+    some communities gets only the payloads about them."""
     moment = now or utcnow()
     with write(session):
         rows = [
@@ -117,6 +118,7 @@ def queue_event(
             )
             for webhook in webhooks
             for payload in payloads
+            if covers(webhook, community_of(payload))
         ]
         session.add_all(rows)
         session.flush()
@@ -217,6 +219,15 @@ def reviews_due(
         }
         for article in articles
     ]
+
+
+def community_of(payload: Payload) -> str | None:
+    """The community of the entry an event is about (a solution's is its problem's)."""
+    for key in ("entry", "article", "problem"):
+        about = payload.get(key)
+        if isinstance(about, dict):
+            return str(about["community"])
+    return None
 
 
 def entry_summary(settings: Settings, entry: Entry) -> Payload:

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from kb.errors import InvalidContribution
-from kb.models import DeliveryStatus, Webhook, WebhookDelivery, utcnow
+from kb.models import Community, DeliveryStatus, Webhook, WebhookDelivery, utcnow
 from kb.writes import write
 
 # The events an operator may choose, and what each means (shown by `kb webhook add --help`).
@@ -65,16 +65,36 @@ def checked_events(events: list[str]) -> list[str]:
     return chosen
 
 
+def checked_communities(session: Session, slugs: list[str]) -> list[str]:
+    chosen = list(dict.fromkeys(slug.strip() for slug in slugs))
+    known = set(session.scalars(select(Community.slug)))
+    unknown = [slug for slug in chosen if slug not in known]
+    if unknown:
+        raise InvalidContribution(
+            f"no community is called {', '.join(map(repr, unknown))}; "
+            f"communities: {', '.join(sorted(known)) or '(none yet)'}"
+        )
+    return chosen
+
+
+def covers(webhook: Webhook, community: str | None) -> bool:
+    """Whether the webhook hears of an event in this community (None: not about one)."""
+    return not webhook.communities or community is None or community in webhook.communities
+
+
 def add_webhook(
     session: Session,
     url: str,
     events: list[str],
     secret: str | None = None,
     description: str = "",
+    communities: list[str] | None = None,
 ) -> Webhook:
-    """Register a webhook; without a secret, a random one is made (the caller shows it)."""
+    """Register a webhook for the events chosen, in the communities named (none named:
+    all); without a secret, a random one is made (the caller shows it)."""
     url = checked_url(url)
     chosen = checked_events(events)
+    scope = checked_communities(session, communities or [])
     if secret is not None and not MIN_SECRET_CHARS <= len(secret) <= MAX_SECRET_CHARS:
         raise InvalidContribution(
             f"a secret has {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters "
@@ -88,6 +108,7 @@ def add_webhook(
             url=url,
             secret=secret or secrets.token_urlsafe(32),
             events=chosen,
+            communities=scope,
             active=True,
             description=description,
             created_at=utcnow(),

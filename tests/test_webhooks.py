@@ -26,7 +26,15 @@ from kb.contributions import accept_solution, add_solution, ask_problem
 from kb.database import Database
 from kb.entry_schema import EntryDraft
 from kb.errors import InvalidContribution
-from kb.models import Community, DeliveryStatus, Entry, Person, WebhookDelivery, utcnow
+from kb.models import (
+    Community,
+    DeliveryStatus,
+    Entry,
+    Person,
+    Webhook,
+    WebhookDelivery,
+    utcnow,
+)
 from kb.repertoire import promote_to_article
 from kb.reviews import announce_due_reviews, flag_for_review, record_review
 from kb.routing import AskedPerson, route_problem
@@ -161,9 +169,15 @@ def cast(hooked: Database) -> Cast:
         return Cast(asker, helper, manager)
 
 
-def hook(database: Database, url: str, *events: str, secret: str = SECRET) -> int:
+def hook(
+    database: Database,
+    url: str,
+    *events: str,
+    secret: str = SECRET,
+    communities: list[str] | None = None,
+) -> int:
     with database.session() as session:
-        return add_webhook(session, url, list(events), secret).id
+        return add_webhook(session, url, list(events), secret, communities=communities).id
 
 
 def ask(database: Database, person: Person, title: str = "Pump seal leaks") -> Entry:
@@ -262,6 +276,10 @@ def test_each_webhook_gets_only_the_events_it_chose(
     paused = hook(hooked, receiver.url + "?paused", "entry.created", "solution.accepted")
     with hooked.session() as session:
         set_active(session, paused, False)
+        session.add(Community(slug="it-support", name="IT support"))
+        session.commit()
+    elsewhere = hook(hooked, receiver.url + "?it", "entry.created", communities=["it-support"])
+    here = hook(hooked, receiver.url + "?here", "solution.accepted", communities=["maintenance"])
     problem = ask(hooked, cast.asker)
     solution = solve(hooked, cast.helper, problem)
     accept(hooked, cast.asker, solution)
@@ -271,9 +289,11 @@ def test_each_webhook_gets_only_the_events_it_chose(
         (created_only, "entry.created"),
         (created_only, "entry.created"),
         (accepted_only, "solution.accepted"),
+        (here, "solution.accepted"),
     ]
-    received = receiver.wait_for(3)
-    assert len(received) == 3
+    assert elsewhere not in {webhook_id for webhook_id, _ in sent}
+    received = receiver.wait_for(4)
+    assert len(received) == 4
     accepted = next(r for r in received if r.headers["X-KB-Event"] == "solution.accepted")
     assert accepted.payload["problem"]["id"] == problem.external_id  # type: ignore[index]
     assert accepted.payload["solution"]["id"] == solution.external_id  # type: ignore[index]
@@ -434,8 +454,6 @@ def test_two_deliverers_never_send_one_delivery_twice(
     receiver.delay = 0.02
     webhook_id = hook(hooked, receiver.url, "entry.created")
     with hooked.session() as session:
-        from kb.models import Webhook
-
         webhook = session.get(Webhook, webhook_id)
         assert webhook is not None
         queue_event(session, [webhook], "entry.created", [{"n": n} for n in range(24)])
@@ -482,7 +500,13 @@ def test_a_bad_webhook_is_refused_with_the_reason(
         add_webhook(session, url, events, secret)
     assert reason in str(refused.value)
     with database.session() as session:
-        assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+        assert session.scalar(select(func.count()).select_from(Webhook)) == 0
+
+
+def test_a_webhook_for_a_community_that_does_not_exist_is_refused(database: Database) -> None:
+    with database.session() as session, pytest.raises(InvalidContribution) as refused:
+        add_webhook(session, "https://example.org/", ["entry.created"], communities=["nope"])
+    assert "no community is called 'nope'" in str(refused.value)
 
 
 # -- the command line ------------------------------------------------------------------
@@ -549,7 +573,7 @@ def test_the_webhook_commands(
     code, output = kb(home, "webhook", "deliveries")
     assert code == 0 and output.count("delivered") == 3
     code, output = kb(home, "webhook", "list")
-    assert "[active]  entry.created, review.due" in output
+    assert "[active]  entry.created, review.due" in output and "in every community" in output
     # Pending: the article's entry.created, queued by this test's own write (no deliverer).
     assert "1 pending, 3 delivered, 1 failed" in output
 

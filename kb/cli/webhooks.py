@@ -56,15 +56,32 @@ def webhook_group() -> None:
     help="The key deliveries are signed with (16 to 200 characters) [default: a random "
     "one, printed once].",
 )
+@click.option(
+    "--community",
+    "communities",
+    multiple=True,
+    metavar="SLUG",
+    help="Only events about entries of this community (repeat for several) [default: "
+    "every community].",
+)
 @click.option("--description", default="", help="What the webhook is for, shown by `list`.")
-def add_command(url: str, events: tuple[str, ...], secret: str | None, description: str) -> None:
+def add_command(
+    url: str,
+    events: tuple[str, ...],
+    secret: str | None,
+    communities: tuple[str, ...],
+    description: str,
+) -> None:
     """Register URL to receive the chosen events."""
     with _context().database.session() as session:
         try:
-            webhook = add_webhook(session, url, list(events), secret, description)
+            webhook = add_webhook(
+                session, url, list(events), secret, description, list(communities)
+            )
         except InvalidContribution as error:
             raise _refused(error) from None
-        click.echo(f"Webhook {webhook.id}: {webhook.url} ({', '.join(webhook.events)})")
+        where = f" in {', '.join(webhook.communities)}" if webhook.communities else ""
+        click.echo(f"Webhook {webhook.id}: {webhook.url} ({', '.join(webhook.events)}){where}")
         if secret is None:
             click.echo("Its signing secret (shown only now; keep it with the receiver):")
             click.echo(webhook.secret)
@@ -84,7 +101,9 @@ def list_command() -> None:
         tally = ", ".join(
             f"{counts.get((webhook.id, status), 0)} {status}" for status in DeliveryStatus
         )
+        where = ", ".join(webhook.communities) or "every community"
         click.echo(f"{webhook.id}  {webhook.url}  [{state}]  {', '.join(webhook.events)}")
+        click.echo(f"    in {where}")
         click.echo(f"    {tally}" + (f"  — {webhook.description}" if webhook.description else ""))
 
 

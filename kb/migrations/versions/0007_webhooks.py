@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("url", sa.String(length=2000), nullable=False),
         sa.Column("secret", sa.String(length=200), nullable=False),
         sa.Column("events", JSONType, nullable=False),
+        sa.Column("communities", JSONType, nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
