@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.announcements import ArticlePromoted
 from kb.contributions import _new_entry, edit_entry, feedback_counts
 from kb.entry_schema import MAX_BODY_CHARS, EntryDraft
 from kb.errors import InvalidContribution
@@ -26,7 +27,7 @@ from kb.models import (
 )
 from kb.permissions import Action, require
 from kb.visibility import Visibility
-from kb.writes import write
+from kb.writes import announce, write
 
 SECTIONS: dict[str, str] = {
     "problem": "Problem",
@@ -122,6 +123,7 @@ def promote_to_article(
             moment,
         )
         session.flush()
+        announce(session, ArticlePromoted(entry.id, actor.id))
     return article
 
 

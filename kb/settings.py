@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     smtp_port: int = Field(default=25, description="Port of KB_SMTP_HOST.")
     smtp_sender: str = Field(default="kb@localhost", description="From address of e-mails.")
     public_url: str = Field(
-        default="http://127.0.0.1:8000", description="Address of kb used in links in e-mails."
+        default="http://127.0.0.1:8000",
+        description="Address of kb used in links in e-mails and webhook payloads.",
     )
     log_searcher_identity: bool = Field(
         default=False,
@@ -213,6 +214,35 @@ class Settings(BaseSettings):
     )
     review_due_soon_days: int = Field(
         default=14, description="Articles whose review falls within this many days show as due."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a webhook receiver has to connect and to answer each read; "
+        "longer counts as a failed attempt.",
+    )
+    webhook_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait before the first retry of a failed webhook delivery; each further "
+        "retry waits 4 times longer (30 s, 2 min, 8 min, 32 min, …), at most 6 hours.",
+    )
+    webhook_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Attempts of one webhook delivery before it is marked failed (10: retries "
+        "over about 27 hours).",
+    )
+    webhook_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often each `kb serve` process looks for webhook deliveries that "
+        "are due (those it queued itself go out at once).",
+    )
+    webhook_log_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days delivered and failed webhook deliveries stay in the log.",
     )
     host: str = Field(default="127.0.0.1", description="Address `kb serve` listens on.")
     port: int = Field(default=8000, description="Port `kb serve` listens on.")

@@ -23,6 +23,8 @@ from kb.notify import send_routing_emails
 from kb.settings import Settings
 from kb.sign_in_throttle import SignInThrottle
 from kb.sso_settings import sso_settings
+from kb.webhook_delivery import Deliverer
+from kb.webhook_events import queue_webhook_deliveries
 from search.engine import SearchEngine
 from search.subscribers import keep_search_current
 from web import (
@@ -73,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     send_routing_emails(database.subscribers, settings, database)
     notify_followers(database.subscribers, settings, database)
     email_notifications(database.subscribers, settings, database)
+    # Webhooks: the subscriber queues deliveries and wakes this server's deliverer thread.
+    deliverer = Deliverer(database, settings)
+    queue_webhook_deliveries(database.subscribers, settings, database, on_queued=deliverer.wake)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,7 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # every few hundred requests while every request in the process waited.
         gc.collect()
         gc.freeze()
+        deliverer.start()
         yield
+        deliverer.stop()
         gc.unfreeze()
         engine.close()
         database.dispose()  # closes pooled connections rather than leaving them to the GC
@@ -97,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.engine = engine
+    app.state.webhook_deliverer = deliverer
     app.state.sign_in_throttle = SignInThrottle()
     app.state.search_log_limit = SearchLogLimit()
     app.state.sso = sso.SsoClient(sso_config) if sso_config else None
