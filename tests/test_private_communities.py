@@ -498,3 +498,37 @@ def test_export_leaves_private_articles_out_unless_asked(
     assert article_file not in {p.name for p in shared}
     assert article_file in {p.name for p in everything}
     assert len(everything) == len(shared) + 1
+
+
+def test_escalation_of_a_private_problem_asks_only_its_own_tutors(
+    demo_copy: Settings,
+) -> None:
+    from datetime import timedelta
+
+    from kb.contributions import ask_problem
+    from kb.entry_schema import EntryDraft
+    from kb.escalation import escalate_overdue
+    from kb.models import utcnow
+    from kb.routing import AskedPerson, route_problem
+
+    database = Database.from_settings(demo_copy)
+    try:
+        with database.session() as session:
+            create_community(session, "hr", "People & HR", private=True)
+            people = {p.handle: p for p in session.scalars(select(Person))}
+            for handle in ("anna.berg", "mateo.garcia"):
+                people[handle].communities = [*people[handle].communities, "hr"]
+            session.commit()
+            draft = EntryDraft("Holiday pay for part-time staff", "How is it worked out?")
+            problem = ask_problem(session, people["anna.berg"], draft, "hr")
+            past = utcnow() - timedelta(days=30)
+            route_problem(
+                session, people["anna.berg"], problem, [AskedPerson("mateo.garcia")], now=past
+            )
+            assert escalate_overdue(session, 7) == []  # hr has no tutor: nobody outside is asked
+            people["julia.meyer"].communities = [*people["julia.meyer"].communities, "hr"]
+            session.commit()
+            escalated = escalate_overdue(session, 7)
+            assert [r.person.handle for r in escalated] == ["julia.meyer"]
+    finally:
+        database.dispose()
