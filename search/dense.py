@@ -52,6 +52,11 @@ class QueryCache:
     def __len__(self) -> int:
         return len(self._vectors)
 
+    def clear(self) -> None:
+        """Forget every vector (benchmarks: the same text embedded again)."""
+        with self._lock:
+            self._vectors.clear()
+
 
 class DenseRetriever:
     def __init__(
