@@ -3,11 +3,12 @@ holding 10% of them, searched as a non-member, as a member and with no permissio
 
 In one process, on one knowledge base, every query is searched three ways back to back,
 in rotating order (the same text, embedded anew each time): with no visibility filter
-(the baseline: kb before members-only communities), as a non-member (the private community's ids are left out inside the
-candidate query) and as a member (who sees everything, so no filter is added). Working
-out a viewer's visibility (one query on the communities table, done once per request)
-is timed on its own. Ratios are permission / baseline, of the medians; the three ways ran
-interleaved, so under the same load.
+(the baseline: kb before members-only communities), as a non-member (the private
+community's ids are left out inside the candidate query) and as a member (who sees
+everything, so no filter is added: a control for the noise). Working out a viewer's
+visibility (one query on the communities table, done once per request) is timed on its
+own. Ratios are permission / baseline, of the medians; the three ways ran interleaved,
+so under the same load.
 
 Usage: python bench/private_search.py [--size 100000] [--base 5000] [--queries 300]
        [--home DIR]   (a DIR from an earlier run is reused)
