@@ -60,6 +60,8 @@ class FeedbackOut(BaseModel):
     reuse_count: int
     helpful_count: int
     flag_count: int
+    # The caller had given this feedback already: it was counted once, not again.
+    repeated: bool = False
 
 
 class CommentIn(BaseModel):
@@ -163,7 +165,7 @@ def _feedback(
     session: Session, person: Person, external_id: str, kind: FeedbackKind, reason: str
 ) -> FeedbackOut:
     entry = entry_or_404(session, external_id)
-    kb_write.record_feedback(session, person, entry, kind, reason)
+    recorded = kb_write.record_feedback(session, person, entry, kind, reason)
     counts = kb_write.feedback_counts(session, [entry.id])[entry.id]
     return FeedbackOut(
         entry=entry.external_id,
@@ -171,6 +173,7 @@ def _feedback(
         reuse_count=counts["reuse"],
         helpful_count=counts["helpful"],
         flag_count=counts["flag"],
+        repeated=recorded.repeated,
     )
 
 

@@ -15,9 +15,10 @@ from pydantic import BaseModel
 from kb import contributions as kb_write
 from kb.entry_schema import EntryDraft, parse_tags
 from kb.errors import InvalidContribution, NotAllowed
-from kb.models import Comment, Entry, FeedbackKind
+from kb.models import Comment, Entry, EntryKind, FeedbackKind
 from web.auth import FormWriterDep, SignedInDep, visitor_key
 from web.deps import FormText, RowId, SessionDep, entry_or_404
+from web.flash import FlashKind, Undo, flash
 from web.pages import capture_context, entry_context
 from web.templating import templates
 
@@ -57,6 +58,7 @@ def post_problem(
         )
     except InvalidContribution as error:
         return _form_again(request, session, person, "ask.html", form, error)
+    flash(request, "Problem posted: it stays open here until a solution is accepted")
     return _to_entry(problem)
 
 
@@ -71,6 +73,7 @@ def post_practice(
         practice = kb_write.capture_practice(session, person, form.draft(), form.community or None)
     except InvalidContribution as error:
         return _form_again(request, session, person, "capture.html", form, error)
+    flash(request, "Practice shared")
     return _to_entry(practice)
 
 
@@ -101,14 +104,34 @@ def post_solution(
         solution = kb_write.add_solution(session, person, problem, EntryDraft(title, body))
     except InvalidContribution as error:
         return _entry_with_error(request, session, person, problem, error, solution=body)
+    flash(request, "Solution posted")
     return _to_entry(problem, solution.external_id)
 
 
 @router.post("/entries/{external_id}/accept")
-def post_accept(external_id: str, person: FormWriterDep, session: SessionDep) -> Response:
+def post_accept(
+    request: Request, external_id: str, person: FormWriterDep, session: SessionDep
+) -> Response:
     solution = entry_or_404(session, external_id)
     problem = kb_write.accept_solution(session, person, solution)
+    flash(request, "Accepted: the problem is solved, and the people asked are told")
     return _to_entry(problem, solution.external_id)
+
+
+# What each feedback is called in the messages after pressing its button.
+FEEDBACK_DONE = {
+    FeedbackKind.HELPFUL: "Marked helpful",
+    FeedbackKind.REUSE: "Marked: this solved your case too",
+    FeedbackKind.DID_NOT_WORK: "Marked: it did not work for you (articles built on it go up "
+    "for review)",
+    FeedbackKind.FLAG: "Flagged: your reason is shown with the entry",
+}
+FEEDBACK_NAME = {
+    FeedbackKind.HELPFUL: "helpful vote",
+    FeedbackKind.REUSE: "“this solved my case” mark",
+    FeedbackKind.DID_NOT_WORK: "“did not work for me” mark",
+    FeedbackKind.FLAG: "flag",
+}
 
 
 @router.post("/entries/{external_id}/feedback", response_class=HTMLResponse)
@@ -119,7 +142,9 @@ def post_feedback(
     session: SessionDep,
     kind: FormText,
     reason: FormText = "",
+    undo: FormText = "",
 ) -> Response:
+    """Give feedback, or take it back (`undo=1`: the pressed button, or the message's Undo)."""
     entry = entry_or_404(session, external_id)
     try:
         feedback_kind = FeedbackKind(kind)
@@ -127,12 +152,35 @@ def post_feedback(
         raise HTTPException(
             400, f"unknown feedback {kind!r}: reuse, helpful, flag or did_not_work"
         ) from None
+    action = f"/entries/{entry.external_id}/feedback"
+    name = FEEDBACK_NAME[feedback_kind]
+    if undo:
+        if kb_write.withdraw_feedback(session, person, entry, feedback_kind):
+            again = {"kind": feedback_kind.value}
+            if feedback_kind == FeedbackKind.FLAG:
+                flash(request, f"Your {name} is withdrawn", FlashKind.INFO)
+            else:
+                flash(request, f"Your {name} is withdrawn", FlashKind.INFO, Undo(action, again))
+        else:
+            flash(request, f"You had no {name} here to take back", FlashKind.INFO)
+        return _back_to(entry)
     try:
-        kb_write.record_feedback(session, person, entry, feedback_kind, reason)
+        recorded = kb_write.record_feedback(session, person, entry, feedback_kind, reason)
     except InvalidContribution as error:
         page = entry.solves or entry
         return _entry_with_error(request, session, person, page, error, flag=reason)
-    if entry.solves is not None:
+    take_back = Undo(action, {"kind": feedback_kind.value, "undo": "1"})
+    if recorded.repeated:
+        text = f"You had given your {name} already: it counts once"
+        flash(request, text, FlashKind.INFO, take_back)
+    else:
+        flash(request, FEEDBACK_DONE[feedback_kind], FlashKind.SUCCESS, take_back)
+    return _back_to(entry)
+
+
+def _back_to(entry: Entry) -> RedirectResponse:
+    """The page the entry's feedback buttons are on: a solution's is its problem's."""
+    if entry.kind == EntryKind.SOLUTION and entry.solves is not None:
         return _to_entry(entry.solves, entry.external_id)
     return _to_entry(entry)
 
@@ -150,17 +198,19 @@ def post_comment(
         comment = kb_write.add_comment(session, person, entry, body)
     except InvalidContribution as error:
         return _entry_with_error(request, session, person, entry, error, comment=body)
+    flash(request, "Comment added")
     return _to_entry(entry, f"comment-{comment.id}")
 
 
 @router.post("/comments/{comment_id}/solution")
 def post_comment_to_solution(
-    comment_id: RowId, person: FormWriterDep, session: SessionDep
+    request: Request, comment_id: RowId, person: FormWriterDep, session: SessionDep
 ) -> Response:
     comment = session.get(Comment, comment_id)
     if comment is None:
         raise HTTPException(404, f"no comment has the id {comment_id}")
     solution = kb_write.comment_to_solution(session, person, comment)
+    flash(request, "Your comment is now a solution")
     return _to_entry(comment.entry, solution.external_id)
 
 
@@ -195,6 +245,7 @@ def post_edit(
         return templates.TemplateResponse(
             request, "edit.html", {"entry": entry, "form": form, "error": str(error)}, 422
         )
+    flash(request, "Changes saved; the history keeps the earlier version")
     return _to_entry(entry)
 
 
