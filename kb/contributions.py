@@ -239,9 +239,7 @@ def _feedback_of(
     )
 
 
-def feedback_given(
-    session: Session, person: Person, entry_ids: list[int]
-) -> dict[int, set[str]]:
+def feedback_given(session: Session, person: Person, entry_ids: list[int]) -> dict[int, set[str]]:
     """Per entry: the kinds of feedback this person gave it (the buttons' pressed state)."""
     given: dict[int, set[str]] = {entry_id: set() for entry_id in entry_ids}
     rows = session.execute(

@@ -71,8 +71,11 @@ def flash_of(page: str) -> str:
 def feedback_button(page: str, entry_id: str, kind: str) -> str:
     """The <form> of one feedback button of one entry on the page."""
     bar = page[page.index(f'data-entry="{entry_id}"') :]
-    forms = re.findall(r'<form method="post" action="[^"]*/feedback" class="inline">.*?</form>',
-                       bar[: bar.index("</div>")], re.S)
+    forms = re.findall(
+        r'<form method="post" action="[^"]*/feedback" class="inline">.*?</form>',
+        bar[: bar.index("</div>")],
+        re.S,
+    )
     chosen = [form for form in forms if f'name="kind" value="{kind}"' in form]
     assert chosen, f"no {kind} button for {entry_id}"
     return chosen[0]
@@ -191,8 +194,9 @@ def test_a_repeated_vote_is_said_to_count_once_not_ignored(app: object) -> None:
 def test_the_message_s_undo_takes_the_vote_back_and_can_be_redone(app: object) -> None:
     samir = Browser(app, "samir.haddad")
     page = samir.get(samir.post("/entries/MNT-S-002-1/feedback", kind="reuse"))
-    undo = re.search(r'<form method="post" action="([^"]+)" class="inline flash-undo">(.*?)</form>',
-                     page, re.S)
+    undo = re.search(
+        r'<form method="post" action="([^"]+)" class="inline flash-undo">(.*?)</form>', page, re.S
+    )
     assert undo and 'name="undo" value="1"' in undo.group(2)
     page = samir.get(samir.post(undo.group(1), kind="reuse", undo="1"))
     assert 'aria-pressed="false"' in feedback_button(page, "MNT-S-002-1", "reuse")

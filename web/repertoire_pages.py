@@ -167,7 +167,8 @@ def post_review(
     article = article_or_404(session, external_id)
     kb_reviews.record_review(session, person, article, outcome, note)
     next_review = article.next_review_at.strftime("%d %b %Y")
-    flash(request, f"Review recorded ({outcome}) for “{article.entry.title}”; next review on {next_review}")
+    title = article.entry.title
+    flash(request, f"Review recorded ({outcome}) for “{title}”; next review on {next_review}")
     return RedirectResponse("/reviews", status_code=303)
 
 

@@ -122,6 +122,7 @@ def post_take(
 
 @router.post("/routings/{routing_id}/decline")
 def post_decline(
+    request: Request,
     routing_id: RowId,
     person: FormWriterDep,
     session: SessionDep,
@@ -165,6 +166,6 @@ def post_availability(
 
 
 def names_of(people: list[Person]) -> str:
-    """"Ana", "Ana and Ben", "Ana, Ben and Cy"."""
+    """'Ana', 'Ana and Ben', 'Ana, Ben and Cy'."""
     names = [person.name for person in people]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
