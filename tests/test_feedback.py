@@ -342,3 +342,18 @@ def test_a_signed_out_ask_keeps_a_submit_that_leads_to_sign_in_and_back(app: obj
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/signin?next=%2Fask"
+
+
+def test_the_api_takes_feedback_back_and_says_when_there_is_none(app: object) -> None:
+    ravi = Browser(app, "ravi.patel")
+    headers = {"X-CSRF-Token": ravi.token, "accept": "application/json"}
+    given = ravi.client.post(
+        "/api/entries/MNT-S-003-1/feedback", json={"kind": "helpful"}, headers=headers
+    ).json()
+    taken = ravi.client.delete("/api/entries/MNT-S-003-1/feedback/helpful", headers=headers)
+    assert taken.status_code == 200
+    assert taken.json()["helpful_count"] == given["helpful_count"] - 1
+    again = ravi.client.delete("/api/entries/MNT-S-003-1/feedback/helpful", headers=headers)
+    assert again.status_code == 404 and "no helpful feedback" in again.json()["error"]["message"]
+    unknown = ravi.client.delete("/api/entries/MNT-S-003-1/feedback/love", headers=headers)
+    assert unknown.status_code == 422
