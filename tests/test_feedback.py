@@ -357,3 +357,11 @@ def test_the_api_takes_feedback_back_and_says_when_there_is_none(app: object) ->
     assert again.status_code == 404 and "no helpful feedback" in again.json()["error"]["message"]
     unknown = ravi.client.delete("/api/entries/MNT-S-003-1/feedback/love", headers=headers)
     assert unknown.status_code == 422
+
+
+def test_asking_with_nobody_ticked_says_so_and_asks_nobody(app: object) -> None:
+    tomas = Browser(app, "tomas.novak")
+    problem = tomas.post("/ask", **{**LATHE, "title": "Lathe spindle brakes when warm"})
+    page = tomas.get(tomas.post(f"{problem}/route"))
+    assert flash_of(page) == "Nobody was asked: tick the people to ask first"
+    assert "<h2>Asked</h2>" not in page

@@ -67,10 +67,13 @@ def post_route(
     person: FormWriterDep,
     session: SessionDep,
     engine: EngineDep,
-    people: Annotated[list[str], Form()],
+    people: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
     note: FormText = "",
 ) -> Response:
     problem = entry_or_404(session, external_id)
+    if not people:
+        flash(request, "Nobody was asked: tick the people to ask first", FlashKind.ERROR)
+        return RedirectResponse(f"/entries/{problem.external_id}#routing", status_code=303)
     settings = request.app.state.settings
     advice = advise(
         engine,
