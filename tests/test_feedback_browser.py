@@ -76,7 +76,9 @@ def test_helpful_says_so_shows_pressed_and_undo_takes_it_back(
     expect(status).to_contain_text("Marked helpful — Undo")
     expect(helpful).to_have_attribute("aria-pressed", "true")
     assert count.inner_text() != before
-    assert status.bounding_box() is not None  # on screen, above the content
+    # In sight, though the page scrolled down to the solution voted on.
+    expect(status).to_be_in_viewport()
+    assert page.evaluate("window.scrollY") > 0
     status.get_by_role("button", name="Undo").click()
     expect(status).to_contain_text("Your helpful vote is withdrawn")
     expect(helpful).to_have_attribute("aria-pressed", "false")
