@@ -10,6 +10,7 @@ searchable through the announcement's subscribers, not through its caller.
 import re
 import secrets
 from collections import Counter
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -181,10 +182,19 @@ def accept_solution(session: Session, actor: Person, solution: Entry) -> Entry:
 # -- reuse and feedback ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FeedbackRecorded:
+    """The feedback, and whether the person had given it already (nothing new counted)."""
+
+    feedback: Feedback
+    repeated: bool
+
+
 def record_feedback(
     session: Session, actor: Person, entry: Entry, kind: FeedbackKind, reason: str = ""
-) -> Feedback:
-    """Reuse, a helpful vote or a flag; giving the same one twice changes nothing."""
+) -> FeedbackRecorded:
+    """Reuse, a helpful vote or a flag. Giving the same one twice counts it once: the
+    answer says it was `repeated` (a flag's new reason replaces the old one)."""
     reason = " ".join(reason.split())
     own_entry_kinds = (FeedbackKind.REUSE, FeedbackKind.HELPFUL, FeedbackKind.DID_NOT_WORK)
     if kind in own_entry_kinds and entry.author_id == actor.id:
@@ -194,24 +204,58 @@ def record_feedback(
     if len(reason) > MAX_COMMENT_CHARS:
         raise InvalidContribution(f"the reason is longer than {MAX_COMMENT_CHARS:,} characters")
     with write(session):
-        existing = session.scalar(
-            select(Feedback).where(
-                Feedback.entry_id == entry.id,
-                Feedback.person_id == actor.id,
-                Feedback.kind == kind,
-            )
-        )
+        existing = _feedback_of(session, actor, entry, kind)
         if existing is not None:
             if reason:
                 existing.reason = reason
-            return existing
+            return FeedbackRecorded(existing, repeated=True)
         feedback = Feedback(entry_id=entry.id, person_id=actor.id, kind=kind, reason=reason)
         session.add(feedback)
         session.flush()
         if kind == FeedbackKind.DID_NOT_WORK:
             why = f"{actor.name}: did not work for me" + (f" ({reason})" if reason else "")
             request_reviews_citing(session, entry, why)
-    return feedback
+    return FeedbackRecorded(feedback, repeated=False)
+
+
+def withdraw_feedback(session: Session, actor: Person, entry: Entry, kind: FeedbackKind) -> bool:
+    """Take back one's own reuse, helpful vote, "did not work" or flag (pressing the
+    button again, or Undo). False when there was none to take back.
+
+    A review that "did not work" requested stays requested: someone read it already,
+    or will, and a review costs less than a wrong standard."""
+    with write(session):
+        existing = _feedback_of(session, actor, entry, kind)
+        if existing is None:
+            return False
+        session.delete(existing)
+        session.flush()
+    return True
+
+
+def _feedback_of(
+    session: Session, actor: Person, entry: Entry, kind: FeedbackKind
+) -> Feedback | None:
+    return session.scalar(
+        select(Feedback).where(
+            Feedback.entry_id == entry.id,
+            Feedback.person_id == actor.id,
+            Feedback.kind == kind,
+        )
+    )
+
+
+def feedback_given(session: Session, person: Person, entry_ids: list[int]) -> dict[int, set[str]]:
+    """Per entry: the kinds of feedback this person gave it (the buttons' pressed state)."""
+    given: dict[int, set[str]] = {entry_id: set() for entry_id in entry_ids}
+    rows = session.execute(
+        select(Feedback.entry_id, Feedback.kind).where(
+            Feedback.entry_id.in_(entry_ids), Feedback.person_id == person.id
+        )
+    )
+    for entry_id, kind in rows:
+        given[entry_id].add(kind)
+    return given
 
 
 def feedback_counts(session: Session, entry_ids: list[int]) -> dict[int, Counter[str]]:

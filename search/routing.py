@@ -1,6 +1,7 @@
 """Whom to ask about an open problem: the people who solved similar ones (search.experts,
 or the learned model once `kb tune routing` has stored one), never the asker, nobody
-away or opted out. Asking them is a write: kb.routing.
+away or opted out, and only members of the problem's community when it has any. Asking
+them is a write: kb.routing.
 """
 
 from collections.abc import Sequence
@@ -130,7 +131,7 @@ def advise(
         asker=problem.author,
         community=None,
         limit=limit,
-        exclude=already | outside,
+        exclude=already | outside | outside_the_community(session, problem),
         now=now,
         tags=problem.tags or (),
         visibility=audience,
@@ -151,11 +152,25 @@ def next_person(engine: SearchEngine, session: Session, problem: Entry) -> Asked
         problem_query(engine, problem),
         asker=problem.author,
         limit=1,
-        exclude=already | outside,
+        exclude=already | outside | outside_the_community(session, problem),
         tags=problem.tags or (),
         visibility=audience,
     )
     return asked_person(following[0]) if following else None
+
+
+def outside_the_community(session: Session, problem: Entry) -> set[str]:
+    """Handles of the people who are not members of the problem's community.
+
+    The evidence comes from the whole organisation (a similar case may have been solved
+    anywhere), but a problem asked in a community goes to that community's people: they
+    chose to answer there. A problem in a community nobody belongs to (the catch-all
+    "general") may go to anyone, so then nobody is left out."""
+    slug = problem.community.slug
+    people = session.execute(select(Person.handle, Person.communities)).all()
+    if not any(slug in (communities or ()) for _, communities in people):
+        return set()
+    return {handle for handle, communities in people if slug not in (communities or ())}
 
 
 def asked_person(expert: Expert) -> AskedPerson:

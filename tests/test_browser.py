@@ -123,7 +123,7 @@ def test_an_open_problem_is_routed_taken_and_shown_as_being_worked_on(new_page) 
     for box in tomas.locator("section.routing input[type=checkbox]").all():
         box.check()
     tomas.click("section.routing button[type=submit]")
-    expect(tomas.locator("section.routing")).to_contain_text("Asked of:")
+    expect(tomas.locator("section.routing .asked")).to_contain_text("asked, no answer yet")
     problem_url = tomas.url.split("#")[0]
 
     marta = new_page("marta.kowalski")

@@ -21,7 +21,10 @@ router = APIRouter()
 
 
 def safe_next(target: str) -> str:
-    """Only a path on this site: never `//elsewhere` or `https://elsewhere`."""
+    """Only a path on this site (its query kept): never `//elsewhere`, `https://elsewhere`,
+    nor `/<tab>/elsewhere`, which a browser reads as `//elsewhere` once it drops the tab."""
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in target):
+        return "/"
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from kb import contributions as kb_write
 from kb.entry_schema import MAX_BODY_CHARS, MAX_COMMENT_CHARS, MAX_TAGS, MAX_TITLE_CHARS, EntryDraft
-from kb.models import Comment, FeedbackKind, Person
+from kb.models import Comment, Entry, FeedbackKind, Person
 from kb.visibility import Visibility
 from web.auth import ApiWriterDep, ReaderDep, ViewerDep, VisibilityDep, visitor_key
 from web.deps import RowId, SessionDep, entry_or_404
@@ -61,6 +61,10 @@ class FeedbackOut(BaseModel):
     reuse_count: int
     helpful_count: int
     flag_count: int
+    repeated: bool = Field(
+        default=False,
+        description="The caller had given this feedback already: it counts once, not again.",
+    )
 
 
 class CommentIn(BaseModel):
@@ -174,7 +178,13 @@ def _feedback(
     reason: str,
 ) -> FeedbackOut:
     entry = entry_or_404(session, external_id, visibility)
-    kb_write.record_feedback(session, person, entry, kind, reason)
+    recorded = kb_write.record_feedback(session, person, entry, kind, reason)
+    return _feedback_out(session, entry, kind, repeated=recorded.repeated)
+
+
+def _feedback_out(
+    session: Session, entry: Entry, kind: FeedbackKind, repeated: bool = False
+) -> FeedbackOut:
     counts = kb_write.feedback_counts(session, [entry.id])[entry.id]
     return FeedbackOut(
         entry=entry.external_id,
@@ -182,6 +192,7 @@ def _feedback(
         reuse_count=counts["reuse"],
         helpful_count=counts["helpful"],
         flag_count=counts["flag"],
+        repeated=repeated,
     )
 
 
@@ -206,6 +217,27 @@ def api_feedback(
     return _feedback(
         session, visibility, person, external_id, FeedbackKind(payload.kind), payload.reason
     )
+
+
+@router.delete("/entries/{external_id}/feedback/{kind}", response_model=FeedbackOut, tags=["write"])
+def api_withdraw_feedback(
+    external_id: EntryId,
+    kind: Annotated[
+        Literal["reuse", "helpful", "flag", "did_not_work"],
+        Path(description="The feedback to take back."),
+    ],
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+) -> FeedbackOut:
+    """Take back your own reuse, helpful vote, flag or "did not work" (what the page's
+    pressed button and its Undo do); 404 when you had given none. A review that "did not
+    work" requested stays requested."""
+    entry = entry_or_404(session, external_id, visibility)
+    feedback_kind = FeedbackKind(kind)
+    if not kb_write.withdraw_feedback(session, person, entry, feedback_kind):
+        raise HTTPException(404, f"you have no {kind} feedback on {entry.external_id} to take back")
+    return _feedback_out(session, entry, feedback_kind)
 
 
 @router.patch("/entries/{external_id}", response_model=EntryOut, tags=["write"])

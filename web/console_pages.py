@@ -21,6 +21,7 @@ from search.gaps import find_gaps, gap_of_texts, unanswered_problems
 from web.auth import FormWriterDep, SignedInDep, VisibilityDep
 from web.charts import bar_chart, line_chart, sparkline
 from web.deps import EngineDep, SessionDep
+from web.flash import flash
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -151,5 +152,6 @@ def post_gap(
     texts = [text for text in texts if text.strip()][:100]
     cluster = gap_of_texts(engine, texts, label)
     gap = GapToAssign(cluster.label, cluster.examples, cluster.size, cluster.centroid)
-    assign_gap(session, person, gap, assignee, note, community or None)
+    assigned = assign_gap(session, person, gap, assignee, note, community or None)
+    flash(request, f"Assigned to {assigned.assigned_to.name}: “{assigned.label}” is in their inbox")
     return RedirectResponse("/console#gaps", status_code=303)

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 from kb import contributions as kb_write
 from kb.entry_schema import EntryDraft, parse_tags
 from kb.errors import InvalidContribution, NotAllowed
-from kb.models import Comment, Entry, FeedbackKind, Person
+from kb.models import Comment, Entry, EntryKind, FeedbackKind, Person
 from kb.visibility import Visibility
 from web.auth import FormWriterDep, SignedInDep, VisibilityDep, visitor_key
 from web.deps import FormText, RowId, SessionDep, entry_or_404
+from web.flash import FlashKind, Undo, flash
 from web.pages import capture_context, entry_context
 from web.templating import templates
 
@@ -60,6 +61,7 @@ def post_problem(
         )
     except InvalidContribution as error:
         return _form_again(request, session, visibility, person, "ask.html", form, error)
+    flash(request, "Problem posted: it stays open here until a solution is accepted")
     return _to_entry(problem)
 
 
@@ -75,6 +77,7 @@ def post_practice(
         practice = kb_write.capture_practice(session, person, form.draft(), form.community or None)
     except InvalidContribution as error:
         return _form_again(request, session, visibility, person, "capture.html", form, error)
+    flash(request, "Practice shared")
     return _to_entry(practice)
 
 
@@ -109,16 +112,38 @@ def post_solution(
         return _entry_with_error(
             request, session, visibility, person, problem, error, solution=body
         )
+    flash(request, "Solution posted")
     return _to_entry(problem, solution.external_id)
 
 
 @router.post("/entries/{external_id}/accept")
 def post_accept(
-    external_id: str, person: FormWriterDep, session: SessionDep, visibility: VisibilityDep
+    request: Request,
+    external_id: str,
+    person: FormWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> Response:
     solution = entry_or_404(session, external_id, visibility)
     problem = kb_write.accept_solution(session, person, solution)
+    flash(request, "Accepted: the problem is solved, and the people asked are told")
     return _to_entry(problem, solution.external_id)
+
+
+# What each feedback is called in the messages after pressing its button.
+FEEDBACK_DONE = {
+    FeedbackKind.HELPFUL: "Marked helpful",
+    FeedbackKind.REUSE: "Marked: this solved your case too",
+    FeedbackKind.DID_NOT_WORK: "Marked: it did not work for you (articles built on it go up "
+    "for review)",
+    FeedbackKind.FLAG: "Flagged: your reason is shown with the entry",
+}
+FEEDBACK_NAME = {
+    FeedbackKind.HELPFUL: "helpful vote",
+    FeedbackKind.REUSE: "“this solved my case” mark",
+    FeedbackKind.DID_NOT_WORK: "“did not work for me” mark",
+    FeedbackKind.FLAG: "flag",
+}
 
 
 @router.post("/entries/{external_id}/feedback", response_class=HTMLResponse)
@@ -130,7 +155,9 @@ def post_feedback(
     visibility: VisibilityDep,
     kind: FormText,
     reason: FormText = "",
+    undo: FormText = "",
 ) -> Response:
+    """Give feedback, or take it back (`undo=1`: the pressed button, or the message's Undo)."""
     entry = entry_or_404(session, external_id, visibility)
     try:
         feedback_kind = FeedbackKind(kind)
@@ -138,12 +165,35 @@ def post_feedback(
         raise HTTPException(
             400, f"unknown feedback {kind!r}: reuse, helpful, flag or did_not_work"
         ) from None
+    action = f"/entries/{entry.external_id}/feedback"
+    name = FEEDBACK_NAME[feedback_kind]
+    if undo:
+        if kb_write.withdraw_feedback(session, person, entry, feedback_kind):
+            again = {"kind": feedback_kind.value}
+            if feedback_kind == FeedbackKind.FLAG:
+                flash(request, f"Your {name} is withdrawn", FlashKind.INFO)
+            else:
+                flash(request, f"Your {name} is withdrawn", FlashKind.INFO, Undo(action, again))
+        else:
+            flash(request, f"You had no {name} here to take back", FlashKind.INFO)
+        return _back_to(entry)
     try:
-        kb_write.record_feedback(session, person, entry, feedback_kind, reason)
+        recorded = kb_write.record_feedback(session, person, entry, feedback_kind, reason)
     except InvalidContribution as error:
         page = entry.solves or entry
         return _entry_with_error(request, session, visibility, person, page, error, flag=reason)
-    if entry.solves is not None:
+    take_back = Undo(action, {"kind": feedback_kind.value, "undo": "1"})
+    if recorded.repeated:
+        text = f"You had given your {name} already: it counts once"
+        flash(request, text, FlashKind.INFO, take_back)
+    else:
+        flash(request, FEEDBACK_DONE[feedback_kind], FlashKind.SUCCESS, take_back)
+    return _back_to(entry)
+
+
+def _back_to(entry: Entry) -> RedirectResponse:
+    """The page the entry's feedback buttons are on: a solution's is its problem's."""
+    if entry.kind == EntryKind.SOLUTION and entry.solves is not None:
         return _to_entry(entry.solves, entry.external_id)
     return _to_entry(entry)
 
@@ -162,17 +212,23 @@ def post_comment(
         comment = kb_write.add_comment(session, person, entry, body)
     except InvalidContribution as error:
         return _entry_with_error(request, session, visibility, person, entry, error, comment=body)
+    flash(request, "Comment added")
     return _to_entry(entry, f"comment-{comment.id}")
 
 
 @router.post("/comments/{comment_id}/solution")
 def post_comment_to_solution(
-    comment_id: RowId, person: FormWriterDep, session: SessionDep, visibility: VisibilityDep
+    request: Request,
+    comment_id: RowId,
+    person: FormWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> Response:
     comment = session.get(Comment, comment_id)
     if comment is None or not visibility.can_see(comment.entry):
         raise HTTPException(404, f"no comment has the id {comment_id}")
     solution = kb_write.comment_to_solution(session, person, comment)
+    flash(request, "Your comment is now a solution")
     return _to_entry(comment.entry, solution.external_id)
 
 
@@ -212,6 +268,7 @@ def post_edit(
         return templates.TemplateResponse(
             request, "edit.html", {"entry": entry, "form": form, "error": str(error)}, 422
         )
+    flash(request, "Changes saved; the history keeps the earlier version")
     return _to_entry(entry)
 
 

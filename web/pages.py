@@ -135,11 +135,14 @@ def entry_context(
 ) -> dict[str, Any]:
     """What the entry page shows; form handlers reuse it to show an error in place."""
     solutions = browse.solutions_of(session, entry, visibility) if entry.kind == "problem" else []
+    shown = [entry.id, *(s.id for s in solutions)]
     return {
         "entry": entry,
         "problem": entry.solves,
         "solutions": solutions,
-        "counts": kb_write.feedback_counts(session, [entry.id, *(s.id for s in solutions)]),
+        "counts": kb_write.feedback_counts(session, shown),
+        # What the viewer gave: the feedback buttons show as pressed.
+        "given": kb_write.feedback_given(session, viewer, shown) if viewer is not None else {},
         "flags": kb_write.flags_of(session, entry),
         "comments": kb_write.comments_of(session, entry),
         "revisions": len(kb_write.revisions_of(session, entry)),

@@ -19,6 +19,7 @@ from kb.permissions import Action, allowed, require
 from kb.visibility import Visibility, visibility_for
 from web.auth import FormWriterDep, ReaderDep, SignedInDep, VisibilityDep
 from web.deps import FormText, RowId, SessionDep, article_or_404, entry_or_404
+from web.flash import flash
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -114,11 +115,25 @@ async def post_article(
     except (InvalidContribution, HTTPException) as error:
         message = str(error.detail) if isinstance(error, HTTPException) else str(error)
         return _article_form(request, session, person, form, message, 422)
+    next_review = article.next_review_at.strftime("%d %b %Y")
+    flash(request, f"Article created in the standard repertoire; first review by {next_review}")
     return RedirectResponse(f"/entries/{article.entry.external_id}", status_code=303)
+
+
+# The message after each state change of the entry page's buttons.
+STATE_CHANGED = {
+    "closed": "Closed. If it comes back, reopen it",
+    "open": "Reopened: it is an open problem again",
+    "community": "Published to the community",
+    "validated": "Validated",
+    "standard": "Promoted to standard",
+    "archived": "Archived: search no longer shows it first",
+}
 
 
 @router.post("/entries/{external_id}/state")
 def post_state(
+    request: Request,
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
@@ -127,6 +142,7 @@ def post_state(
     note: FormText = "",
 ) -> Response:
     entry = change_state(session, person, entry_or_404(session, external_id, visibility), to, note)
+    flash(request, STATE_CHANGED.get(entry.status, f"Now {entry.status}"))
     return RedirectResponse(f"/entries/{entry.external_id}", status_code=303)
 
 
@@ -159,6 +175,7 @@ def reviews_page(
 
 @router.post("/entries/{external_id}/review")
 def post_review(
+    request: Request,
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
@@ -168,11 +185,15 @@ def post_review(
 ) -> Response:
     article = article_or_404(session, external_id, visibility)
     kb_reviews.record_review(session, person, article, outcome, note)
+    next_review = article.next_review_at.strftime("%d %b %Y")
+    title = article.entry.title
+    flash(request, f"Review recorded ({outcome}) for “{title}”; next review on {next_review}")
     return RedirectResponse("/reviews", status_code=303)
 
 
 @router.post("/entries/{external_id}/flag-review")
 def post_flag_review(
+    request: Request,
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
@@ -181,6 +202,7 @@ def post_flag_review(
 ) -> Response:
     article = article_or_404(session, external_id, visibility)
     kb_reviews.flag_for_review(session, person, article, reason)
+    flash(request, f"Flagged for review: {article.owner.name} sees it in the review queue")
     return RedirectResponse(f"/entries/{external_id}", status_code=303)
 
 
@@ -229,6 +251,7 @@ def post_collection(
         return templates.TemplateResponse(
             request, "collection_form.html", {"form": form, "error": message}, status_code=422
         )
+    flash(request, "Collection created")
     return RedirectResponse(f"/collections/{collection.id}", status_code=303)
 
 
@@ -309,8 +332,10 @@ def entry_lifecycle_context(
                 targets.append(target)
     elif viewer is not None:
         asker_or_manager = entry.author_id == viewer.id or allowed(viewer, Action.ARCHIVE)
+        # One at a time: a solved problem can be closed (after a confirmation), a closed
+        # one reopened. Reopening a solved one (its answer did not hold) is the API's.
         if asker_or_manager and entry.status == "solved":
-            targets = ["closed", "open"]
+            targets = ["closed"]
         elif asker_or_manager and entry.status == "closed":
             targets = ["open"]
     return {

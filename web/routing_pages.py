@@ -15,6 +15,7 @@ from search.routing import advise, next_person
 from web.api_routing import chosen_experts
 from web.auth import FormWriterDep, SignedInDep, VisibilityDep
 from web.deps import EngineDep, FormText, RowId, SessionDep, entry_or_404, routing_or_404
+from web.flash import FlashKind, flash
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -22,20 +23,32 @@ router = APIRouter(include_in_schema=False)
 INBOX_NOTIFICATIONS = 50
 
 
+# How the routing panel words the state of each person asked.
+ROUTING_STATE_WORDS = {
+    "asked": "asked, no answer yet",
+    "taken": "working on it",
+    "declined": "declined",
+    "passed": "passed it on",
+    "closed": "done: the problem is solved",
+}
+
+
 def routing_context(
     request: Request, session: Session, engine: EngineDep, entry: Entry, viewer: Person | None
 ) -> dict[str, Any]:
-    """For an open problem: the advice (who could help, and why) and who was asked."""
+    """For a problem: who was asked and how far they got; while it is open (nobody took
+    it, nothing accepted) also the advice: who could help, and why."""
     if entry.kind != "problem":
         return {}
     routings = kb_routing.routings_of(session, entry)
     context: dict[str, Any] = {
         "routings": routings,
+        "routing_state_words": ROUTING_STATE_WORDS,
         "working_on": [r.person for r in routings if r.state == "taken"],
         "may_route": viewer is not None and kb_routing.may_route(viewer, entry),
         "advice": None,
     }
-    if entry.status in ("open", "in_progress"):
+    if entry.status == "open":  # taken or solved: nobody more needs asking
         settings = request.app.state.settings
         context["advice"] = advise(
             engine,
@@ -55,10 +68,13 @@ def post_route(
     session: SessionDep,
     visibility: VisibilityDep,
     engine: EngineDep,
-    people: Annotated[list[str], Form()],
+    people: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
     note: FormText = "",
 ) -> Response:
     problem = entry_or_404(session, external_id, visibility)
+    if not people:
+        flash(request, "Nobody was asked: tick the people to ask first", FlashKind.ERROR)
+        return RedirectResponse(f"/entries/{problem.external_id}#routing", status_code=303)
     settings = request.app.state.settings
     advice = advise(
         engine,
@@ -68,7 +84,8 @@ def post_route(
         limit=settings.routing_people,
     )
     experts = chosen_experts(session, advice.experts, people)
-    kb_routing.route_problem(session, person, problem, experts, note)
+    asked = kb_routing.route_problem(session, person, problem, experts, note)
+    flash(request, f"Asked {names_of([r.person for r in asked])}: it is in their inbox now")
     return RedirectResponse(f"/entries/{problem.external_id}#routing", status_code=303)
 
 
@@ -99,15 +116,21 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
 
 @router.post("/routings/{routing_id}/take")
 def post_take(
-    routing_id: RowId, person: FormWriterDep, session: SessionDep, visibility: VisibilityDep
+    request: Request,
+    routing_id: RowId,
+    person: FormWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> Response:
     routing = routing_or_404(session, routing_id, visibility)
     kb_routing.take(session, person, routing)
+    flash(request, "Taken: it's in your inbox, and the asker sees you are working on it")
     return RedirectResponse(f"/entries/{routing.problem.external_id}", status_code=303)
 
 
 @router.post("/routings/{routing_id}/decline")
 def post_decline(
+    request: Request,
     routing_id: RowId,
     person: FormWriterDep,
     session: SessionDep,
@@ -117,12 +140,15 @@ def post_decline(
 ) -> Response:
     routing = routing_or_404(session, routing_id, visibility)
     successor = next_person(engine, session, routing.problem)
-    kb_routing.decline(session, person, routing, note, successor)
+    asked = kb_routing.decline(session, person, routing, note, successor)
+    onward = f"; it goes on to {asked.person.name}" if asked is not None else ""
+    flash(request, f"Declined{onward}", FlashKind.INFO)
     return RedirectResponse("/inbox", status_code=303)
 
 
 @router.post("/routings/{routing_id}/pass")
 def post_pass(
+    request: Request,
     routing_id: RowId,
     person: FormWriterDep,
     session: SessionDep,
@@ -130,12 +156,16 @@ def post_pass(
     to: FormText = "",
     note: FormText = "",
 ) -> Response:
-    kb_routing.pass_to(session, person, routing_or_404(session, routing_id, visibility), to, note)
+    passed = kb_routing.pass_to(
+        session, person, routing_or_404(session, routing_id, visibility), to, note
+    )
+    flash(request, f"Passed on to {passed.person.name}")
     return RedirectResponse("/inbox", status_code=303)
 
 
 @router.post("/me/availability")
 def post_availability(
+    request: Request,
     person: FormWriterDep,
     session: SessionDep,
     away: FormText = "",
@@ -143,4 +173,11 @@ def post_availability(
 ) -> Response:
     opt_out = routing_opt_out == "on"
     kb_routing.set_availability(session, person, away=away == "on", routing_opt_out=opt_out)
+    flash(request, "Availability saved")
     return RedirectResponse("/inbox", status_code=303)
+
+
+def names_of(people: list[Person]) -> str:
+    """'Ana', 'Ana and Ben', 'Ana, Ben and Cy'."""
+    names = [person.name for person in people]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

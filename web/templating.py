@@ -11,6 +11,7 @@ from kb.accounts import Role, has_role
 from kb.follows import follows_named
 from kb.inbox import unread_in_inbox
 from web.auth import CSRF_FIELD, csrf_token
+from web.flash import pop_flash
 from web.rendering import marked_snippet, render_markdown
 
 
@@ -22,6 +23,9 @@ def page_context(request: Request) -> dict[str, Any]:
         "following": lambda target, value: _following(request, viewer, target, value),
         "csrf_field": CSRF_FIELD,
         "csrf_token": lambda: csrf_token(request),
+        "pop_flash": lambda: pop_flash(request),
+        # This page's path and query: where signing in comes back to.
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "public_read": request.app.state.settings.public_read,
         "demo_password": getattr(request.app.state, "demo_password", ""),
         # The sign-in page's choices (web/sso.py).

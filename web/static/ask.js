@@ -123,6 +123,50 @@
     timer = setTimeout(lookup, 300);
   }
 
+  // The draft survives signing in (and a reload): kept in this tab's sessionStorage as
+  // it is typed, put back into an empty form, dropped once the problem is posted. Not
+  // localStorage: on a shared workstation it would wait there for the next person.
+  const DRAFT_KEY = "kb-ask-draft";
+  const form = document.getElementById("ask-form");
+  const fields = ["title", "body", "tags", "community"].map(function (name) {
+    return form.elements.namedItem(name);
+  }).filter(Boolean);
+
+  function saveDraft() {
+    const draft = {};
+    for (const field of fields) draft[field.name] = field.value;
+    try {
+      if (draft.title || draft.body || draft.tags) {
+        sessionStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
+      } else {
+        sessionStorage.removeItem(DRAFT_KEY);
+      }
+    } catch (error) { /* storage full or switched off: the form still works */ }
+  }
+
+  function restoreDraft() {
+    let draft = null;
+    try { draft = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null"); } catch (error) { return; }
+    // A form the server filled (an error, a title from search) is newer than the draft.
+    if (!draft || title.value || body.value) return;
+    for (const field of fields) {
+      if (typeof draft[field.name] === "string") field.value = draft[field.name];
+    }
+    const note = element("p", "notice draft-restored", "Your draft is back: what you typed before signing in.");
+    form.prepend(note);
+  }
+
+  restoreDraft();
+  for (const field of fields) field.addEventListener("input", saveDraft);
+  for (const field of fields) field.addEventListener("change", saveDraft);
+  form.addEventListener("submit", function () {
+    if (form.dataset.signedIn === "yes") {
+      try { sessionStorage.removeItem(DRAFT_KEY); } catch (error) { /* nothing kept */ }
+    } else {
+      saveDraft();
+    }
+  });
+
   title.addEventListener("input", schedule);
   body.addEventListener("input", schedule);
   if (title.value) schedule();
