@@ -106,7 +106,7 @@ def made(phones: dict[str, Page]) -> Made:
     routed_problem = leon.url.split("#")[0].rsplit("/", 1)[1]
     leon.locator("section.routing input[type=checkbox][value='marta.kowalski']").check()
     leon.click("section.routing button[type=submit]")
-    expect(leon.locator("section.routing")).to_contain_text("Asked of:")
+    expect(leon.locator("section.routing")).to_contain_text("Marta Kowalski")
     return Made(article=article, collection=collection, routed_problem=routed_problem)
 
 
