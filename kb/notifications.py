@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from kb.accounts import set_email_address
 from kb.announcements import (
     EntrySaved,
     NotificationsCreated,
@@ -210,3 +211,12 @@ def set_email_setting(session: Session, person: Person, setting: EmailSetting | 
         raise InvalidContribution(f"e-mail notifications are {choices}; not {setting!r}") from None
     with write(session):
         person.notification_email = chosen
+
+
+def set_notification_email(
+    session: Session, person: Person, address: str | None, setting: EmailSetting | str
+) -> None:
+    """Where notifications are e-mailed and when, in one write: both are saved or neither."""
+    with write(session):
+        set_email_address(session, person, address)
+        set_email_setting(session, person, setting)
