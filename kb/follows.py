@@ -25,6 +25,8 @@ def follow_value(
         kinds = ", ".join(kind.value for kind in FollowTarget)
         raise InvalidContribution(f"one can follow a {kinds}; not a {target!r}") from None
     value = value.strip()
+    if "\x00" in value:  # no name holds one, and PostgreSQL cannot even compare it
+        raise InvalidContribution("a name to follow cannot contain a NUL character")
     if target == FollowTarget.PROBLEM:
         problem = session.scalar(select(Entry).where(Entry.external_id == value))
         if problem is None or problem.kind != EntryKind.PROBLEM:

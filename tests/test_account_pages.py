@@ -246,6 +246,8 @@ def test_what_one_follows_is_listed_with_unfollow_buttons(app: FastAPI) -> None:
     assert page.split('<section id="follows">')[1].count("Unfollow</button>") == 3
     refused = kwame.form("/account/unfollow", target="planet", value="mars")
     assert refused.status_code == 422 and "one can follow a problem" in refused.text
+    refused = kwame.form("/account/unfollow", target="community", value="main\x00tenance")
+    assert refused.status_code == 422 and "cannot contain a NUL character" in refused.text
 
 
 # -- availability ------------------------------------------------------------------------
