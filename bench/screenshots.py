@@ -2,12 +2,16 @@
 
 Usage: python bench/screenshots.py [http://127.0.0.1:8000]
 Signs in as the demo worker leon.fischer (demo password) for the pages with actions.
+Run it on a fresh demo: it writes articles and a collection. phone.png is the search page
+as a phone shows it (390×844). Every file is then saved with a palette (Pillow), which
+keeps a screenshot of text and flat colours sharp at a fraction of the size.
 """
 
 import sys
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from PIL import Image
+from playwright.sync_api import Page, ViewportSize, sync_playwright
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 DEMO_PASSWORD = "brightwater-demo"
@@ -24,6 +28,9 @@ FAILED_SEARCHES = [
     "fork truck battery drains overnight",
     "book a meeting room for visitors",
 ]
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+BUDGET_BYTES = 200 * 1024  # per file, for the README to load fast
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -38,7 +45,7 @@ def main(base: str) -> None:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, base_url=base)
+        page = browser.new_page(viewport=DESKTOP, base_url=base)
         for name, path in PUBLIC_PAGES.items():
             page.goto(path)
             page.screenshot(path=str(OUT / f"{name}.png"))
@@ -53,13 +60,13 @@ def main(base: str) -> None:
         for query in FAILED_SEARCHES:  # something for the console to show
             page.goto("/search?q=" + query.replace(" ", "+"))
 
-        tutor = browser.new_page(viewport={"width": 1280, "height": 900}, base_url=base)
+        tutor = browser.new_page(viewport=DESKTOP, base_url=base)
         sign_in(tutor, "peter.lindqvist")
         tutor.goto("/console?weeks=52")
         tutor.wait_for_selector("svg.chart")
         tutor.screenshot(path=str(OUT / "console.png"), full_page=True)
 
-        manager = browser.new_page(viewport={"width": 1280, "height": 900}, base_url=base)
+        manager = browser.new_page(viewport=DESKTOP, base_url=base)
         sign_in(manager, "grace.okafor")
         articles = [
             write_article(manager, "MNT-P-001", "7", "Coolant mist in the DRIVE-CLiQ connector."),
@@ -77,7 +84,28 @@ def main(base: str) -> None:
         manager.click("form.stacked button[type=submit]")
         manager.click("text=Booklet (HTML)")
         manager.screenshot(path=str(OUT / "booklet.png"))
+
+        phone = browser.new_page(viewport=PHONE, base_url=base)
+        sign_in(phone, "leon.fischer")
+        phone.goto(PUBLIC_PAGES["search"])
+        phone.screenshot(path=str(OUT / "phone.png"))
         browser.close()
+    for png in sorted(OUT.glob("*.png")):
+        with_palette(png)
+
+
+def with_palette(png: Path) -> None:
+    """At most 256 colours, fewer for a long page until it fits BUDGET_BYTES; no
+    dithering (it would speckle the flat backgrounds)."""
+    before = png.stat().st_size
+    with Image.open(png) as image:
+        rgb = image.convert("RGB")
+    for colours in (256, 128, 64):
+        rgb.quantize(colors=colours, dither=Image.Dither.NONE).save(png, optimize=True)
+        if png.stat().st_size <= BUDGET_BYTES:
+            break
+    after = png.stat().st_size
+    print(f"{png.name}: {before / 1024:.0f} kB -> {after / 1024:.0f} kB, {colours} colours")
 
 
 def write_article(page: Page, source: str, interval: str, cause: str) -> str:

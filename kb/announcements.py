@@ -5,7 +5,7 @@ and they go out only after its transaction commits; a rolled-back write announce
 nothing. Side effects subscribe here instead of being called by each entry point:
 keeping the search index current and closing knowledge gaps (search.subscribers),
 e-mail to the people asked (kb.notify), notifications (kb.notifications, and their
-e-mail: kb.notification_email), and later webhooks. A subscriber gets the
+e-mail: kb.notification_email), and outgoing webhooks (kb.webhook_events). A subscriber gets the
 announcement, never the writer's session: one that writes opens its own.
 
 A failing subscriber is logged and the others still run; it never undoes the write.
@@ -80,6 +80,22 @@ class PeopleAsked(Announcement):
     escalation): the people asked should hear of it."""
 
     routing_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ArticlePromoted(Announcement):
+    """Solved cases were distilled into a standard-repertoire article."""
+
+    article_id: int  # the article's entry id
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class ReviewsDue(Announcement):
+    """Articles whose review date passed (or whose review was asked for) were found by
+    `kb reviews notify`: each is announced once per due date."""
+
+    article_ids: tuple[int, ...]  # entry ids
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 from kb.errors import InvalidContribution
 from kb.models import Collection, CollectionItem, Entry, EntryStatus, Person
 from kb.permissions import Action, require
+from kb.visibility import Visibility
 from kb.writes import write
 
 MAX_ITEMS = 100
@@ -49,12 +50,17 @@ def create_collection(
     return collection
 
 
-def booklet_markdown(collection: Collection) -> str:
+def visible_items(collection: Collection, visibility: Visibility) -> list[CollectionItem]:
+    """The collection's entries this viewer may see, in order (others are left out)."""
+    return [item for item in collection.items if visibility.can_see(item.entry)]
+
+
+def booklet_markdown(collection: Collection, visibility: Visibility) -> str:
     """The whole booklet as one Markdown document."""
     lines = [f"# {collection.title}", ""]
     if collection.introduction:
         lines += [collection.introduction, ""]
-    for number, item in enumerate(collection.items, start=1):
+    for number, item in enumerate(visible_items(collection, visibility), start=1):
         entry = item.entry
         lines += [
             f"## {number}. {entry.title}",

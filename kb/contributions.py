@@ -36,6 +36,7 @@ from kb.models import (
 from kb.problems import refresh_problem_status
 from kb.reviews import request_reviews_citing
 from kb.search_log import mark_posted
+from kb.visibility import may_see_community
 from kb.writes import announce, write
 
 # -- creating entries ------------------------------------------------------------------
@@ -93,7 +94,7 @@ def _new_entry(
     community_slug: str | None,
     tags: list[str] | None = None,
 ) -> Entry:
-    community = _community(session, community_slug or _home_community(author))
+    community = _community(session, author, community_slug or _home_community(author))
     entry = Entry(
         external_id=_new_external_id(session, draft.title),
         kind=kind,
@@ -116,16 +117,21 @@ def _home_community(person: Person) -> str:
     return person.communities[0] if person.communities else "general"
 
 
-def _community(session: Session, slug: str) -> Community:
+def _community(session: Session, author: Person, slug: str) -> Community:
+    """The community to post in; a members-only one the author is not in does not exist."""
     community = session.scalar(select(Community).where(Community.slug == slug))
-    if community is not None:
+    if community is not None and may_see_community(author, community):
         return community
     if slug == "general":
         community = Community(slug="general", name="General", description="")
         session.add(community)
         session.flush()
         return community
-    known = ", ".join(session.scalars(select(Community.slug).order_by(Community.slug)))
+    known = ", ".join(
+        c.slug
+        for c in session.scalars(select(Community).order_by(Community.slug))
+        if may_see_community(author, c)
+    )
     raise InvalidContribution(f"no community is called {slug!r}; communities: {known}")
 
 

@@ -1,5 +1,6 @@
 """Escalation: a routed problem still unanswered after the deadline (KB_ESCALATION_DAYS)
-goes to the tutors of its community, once (`kb escalate`, run from cron)."""
+goes to the tutors of its community, once (`kb escalate`, run from cron). A members-only
+community's problem goes to its own tutors only; without any, it stays with its members."""
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -53,7 +54,8 @@ def _escalate(
         if has_solution or any(r.escalation for r in routings):
             continue
         local = [t for t in tutors if problem.community.slug in (t.communities or [])]
-        for tutor in local or tutors:
+        # A members-only problem goes to its own tutors only, never to an outsider.
+        for tutor in local if local or problem.community.private else tutors:
             if tutor.id == problem.author_id:
                 continue
             days = (moment - min(r.created_at for r in routings)).days

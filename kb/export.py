@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from kb.ids import ID_RULE, is_valid_id
 from kb.models import Article
 from kb.repertoire import SECTIONS, repertoire
+from kb.visibility import Visibility, visibility_for
 
 
 class ExportRefused(Exception):
@@ -35,8 +36,14 @@ def article_front_matter(article: Article) -> dict[str, object]:
     }
 
 
-def export_repertoire(session: Session, folder: Path, include_archived: bool = True) -> list[Path]:
+def export_repertoire(
+    session: Session,
+    folder: Path,
+    include_archived: bool = True,
+    include_private: bool = False,
+) -> list[Path]:
     """One file per article; the body repeats the sections for people reading the files.
+    Articles of members-only communities are left out unless `include_private`.
 
     Every article's path is checked before the first file is written: an id that is not
     a plain file name, or a path that resolves outside `folder` (`..`, a symbolic link),
@@ -44,7 +51,8 @@ def export_repertoire(session: Session, folder: Path, include_archived: bool = T
     """
     folder.mkdir(parents=True, exist_ok=True)
     root = folder.resolve()
-    articles = list(repertoire(session, include_archived=include_archived))
+    visibility = Visibility.everything() if include_private else visibility_for(session, None)
+    articles = list(repertoire(session, visibility, include_archived=include_archived))
     paths = [_target(root, folder, article.entry.external_id) for article in articles]
     written = []
     for article, path in zip(articles, paths, strict=True):

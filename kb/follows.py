@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from kb.entry_schema import checked_tags
 from kb.errors import InvalidContribution
 from kb.models import Community, Entry, EntryKind, Follow, FollowTarget, Person
+from kb.visibility import may_see_community
 from kb.writes import write
 
 
@@ -29,7 +30,11 @@ def follow_value(
         raise InvalidContribution("a name to follow cannot contain a NUL character")
     if target == FollowTarget.PROBLEM:
         problem = session.scalar(select(Entry).where(Entry.external_id == value))
-        if problem is None or problem.kind != EntryKind.PROBLEM:
+        if (
+            problem is None
+            or problem.kind != EntryKind.PROBLEM
+            or not may_see_community(actor, problem.community)
+        ):
             raise InvalidContribution(f"no problem has the id {value!r}")
         return target, str(problem.id)
     if target == FollowTarget.TAG:
@@ -38,7 +43,8 @@ def follow_value(
             raise InvalidContribution("name the tag to follow")
         return target, tags[0]
     if target == FollowTarget.COMMUNITY:
-        if session.scalar(select(Community.id).where(Community.slug == value)) is None:
+        community = session.scalar(select(Community).where(Community.slug == value))
+        if community is None or not may_see_community(actor, community):
             raise InvalidContribution(f"no community is called {value!r}")
         return target, value
     if session.scalar(select(Person.id).where(Person.handle == value)) is None:

@@ -24,6 +24,7 @@ from kb.models import (
     Person,
     utcnow,
 )
+from kb.visibility import Visibility
 
 
 @dataclass
@@ -121,6 +122,7 @@ def community_health(
     community: str | None = None,
     now: datetime | None = None,
     helpers: int = 5,
+    visibility: Visibility | None = None,
 ) -> HealthReport:
     moment = now or utcnow()
     weeks: dict[date, WeekHealth] = {}
@@ -129,7 +131,7 @@ def community_health(
         weeks[day] = WeekHealth(day)
         day += timedelta(days=7)
 
-    entries = select(Entry)
+    entries = select(Entry).where((visibility or Visibility.everything()).allows())
     if community:
         entries = entries.join(Community, Community.id == Entry.community_id).where(
             Community.slug == community

@@ -244,12 +244,16 @@ def _upsert_communities(
         record = item.record
         community = communities.get(record.id)
         if community is None:
-            community = Community(slug=record.id, name=record.name, description="")
+            community = Community(
+                slug=record.id, name=record.name, description="", private=bool(record.private)
+            )
             session.add(community)
             communities[record.id] = community
             summary.communities_created += 1
         community.name = record.name
         community.description = record.description.strip()
+        if record.private is not None:
+            community.private = record.private
     session.flush()
     return communities
 

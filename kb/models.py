@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -66,6 +67,8 @@ class Community(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # Members only: its entries are invisible to everyone else (kb/visibility.py).
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Person(Base):
@@ -202,6 +205,23 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class SsoIdentity(Base):
+    """A person's account at the single sign-on provider: the ID token's issuer and
+    subject, which stay the same when the person's name, e-mail or groups change."""
+
+    __tablename__ = "sso_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     person: Mapped[Person] = relationship(lazy="joined")
 
@@ -391,6 +411,9 @@ class Article(Base):
     next_review_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     review_requested_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     review_reason: Mapped[str] = mapped_column(Text, default="")
+    # The due date (next_review_at, or review_requested_at) that `kb reviews notify`
+    # announced as due: announced once per due date, however often it runs.
+    review_due_announced_for: Mapped[datetime | None] = mapped_column(DateTime, default=None)
 
     entry: Mapped[Entry] = relationship(lazy="joined")
     owner: Mapped[Person] = relationship(lazy="joined")
@@ -540,6 +563,55 @@ class Follow(Base):
     target: Mapped[str] = mapped_column(String(20))
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Webhook(Base):
+    """An operator's integration: kb POSTs the events it chose to its URL, signed with
+    its secret (kb.webhooks, kb.webhook_delivery)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # Kept as it is: each delivery is signed with it (HMAC-SHA256), so it cannot be a hash.
+    secret: Mapped[str] = mapped_column(String(200))
+    events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Slugs of the communities whose entries it hears of; empty: every community.
+    communities: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # every attempt failed; kept in the log
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: the outbox row the deliverer sends, and its log."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, object]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING)
+    # Raised when a deliverer claims the row for an attempt: the claim is an UPDATE that
+    # expects the count it read, so two deliverers never send one attempt twice.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+    webhook: Mapped[Webhook] = relationship(lazy="joined")
 
 
 Index("ix_entries_solves_accepted", Entry.solves_id, Entry.accepted)

@@ -15,7 +15,7 @@ Nobody is told of their own action. Once the rows are committed they are announc
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from kb.accounts import set_email_address
@@ -41,6 +41,7 @@ from kb.models import (
     utcnow,
 )
 from kb.settings import Settings
+from kb.visibility import may_see_community, visibility_for
 from kb.writes import announce, write
 
 REQUEST_KINDS = {
@@ -139,6 +140,12 @@ def _add(
 ) -> list[Notification]:
     """One notification per person, never to the actor; announced once committed."""
     recipients = sorted(people - {actor.id} if actor else people)
+    if entry.community.private:  # followers who are not members are not told
+        recipients = [
+            person.id
+            for person in session.scalars(select(Person).where(Person.id.in_(recipients)))
+            if may_see_community(person, entry.community)
+        ]
     if not recipients:
         return []
     with write(session):
@@ -164,11 +171,11 @@ def _add(
 def notifications_of(
     session: Session, person: Person, limit: int = 50, offset: int = 0
 ) -> list[Notification]:
-    """Newest first."""
+    """Newest first; none about an entry the person may no longer see."""
     return list(
         session.scalars(
             select(Notification)
-            .where(Notification.person_id == person.id)
+            .where(Notification.person_id == person.id, _still_visible(session, person))
             .order_by(Notification.created_at.desc(), Notification.id.desc())
             .limit(limit)
             .offset(offset)
@@ -178,10 +185,19 @@ def notifications_of(
 
 def count_of(session: Session, person: Person, *, unread_only: bool = False) -> int:
     query = select(func.count()).select_from(Notification)
-    query = query.where(Notification.person_id == person.id)
+    query = query.where(Notification.person_id == person.id, _still_visible(session, person))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     return session.scalar(query) or 0
+
+
+def _still_visible(session: Session, person: Person) -> ColumnElement[bool]:
+    """Not about an entry of a members-only community the person has left."""
+    visibility = visibility_for(session, person)
+    if not visibility.hidden_community_ids:
+        return true()
+    hidden = select(Entry.id).where(~visibility.allows())
+    return or_(Notification.entry_id.is_(None), Notification.entry_id.not_in(hidden))
 
 
 def mark_read(

@@ -154,3 +154,6 @@ class CommunityRecord(BaseModel):
     id: Identifier
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
+    # Members only: only its members (and admins) see its entries (kb.visibility). Left
+    # out, a re-import keeps what the community is (an operator may have set it).
+    private: bool | None = None

@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.announcements import ArticlePromoted
 from kb.contributions import _new_entry, edit_entry, feedback_counts
 from kb.entry_schema import MAX_BODY_CHARS, EntryDraft
 from kb.errors import InvalidContribution
@@ -25,7 +26,8 @@ from kb.models import (
     utcnow,
 )
 from kb.permissions import Action, require
-from kb.writes import write
+from kb.visibility import Visibility
+from kb.writes import announce, write
 
 SECTIONS: dict[str, str] = {
     "problem": "Problem",
@@ -121,6 +123,7 @@ def promote_to_article(
             moment,
         )
         session.flush()
+        announce(session, ArticlePromoted(entry.id, actor.id))
     return article
 
 
@@ -184,7 +187,9 @@ class Candidate:
         return self.reuses * 2 + self.helpful
 
 
-def promotion_candidates(session: Session, limit: int = 20) -> list[Candidate]:
+def promotion_candidates(
+    session: Session, visibility: Visibility, limit: int = 20
+) -> list[Candidate]:
     """Solved cases that others reused or found helpful and that no article covers yet."""
     covered = set(session.scalars(select(ArticleSource.source_id)))
     solved = list(
@@ -192,6 +197,7 @@ def promotion_candidates(session: Session, limit: int = 20) -> list[Candidate]:
             select(Entry).where(
                 Entry.kind == EntryKind.PROBLEM,
                 Entry.status.in_([EntryStatus.SOLVED, EntryStatus.CLOSED]),
+                visibility.allows(),
             )
         )
     )
@@ -216,7 +222,11 @@ def promotion_candidates(session: Session, limit: int = 20) -> list[Candidate]:
 
 
 def near_duplicate_solutions(
-    session: Session, min_similarity: float = 0.9, limit: int = 20, max_solutions: int = 5000
+    session: Session,
+    visibility: Visibility,
+    min_similarity: float = 0.9,
+    limit: int = 20,
+    max_solutions: int = 5000,
 ) -> list[tuple[Entry, Entry, float]]:
     """Pairs of solutions (or practices) that say nearly the same thing: merge candidates.
     Compares the first passage of each, newest `max_solutions` entries."""
@@ -227,6 +237,7 @@ def near_duplicate_solutions(
             Entry.kind.in_([EntryKind.SOLUTION, EntryKind.PRACTICE]),
             Entry.status != EntryStatus.ARCHIVED,
             Passage.passage_no == 0,
+            visibility.allows(),
         )
         .order_by(Entry.created_at.desc())
         .limit(max_solutions)
@@ -250,8 +261,15 @@ def near_duplicate_solutions(
     ]
 
 
-def repertoire(session: Session, include_archived: bool = False) -> list[Article]:
-    query = select(Article).join(Entry, Entry.id == Article.entry_id).order_by(Entry.title)
+def repertoire(
+    session: Session, visibility: Visibility, include_archived: bool = False
+) -> list[Article]:
+    query = (
+        select(Article)
+        .join(Entry, Entry.id == Article.entry_id)
+        .where(visibility.allows())
+        .order_by(Entry.title)
+    )
     if not include_archived:
         query = query.where(Entry.status != EntryStatus.ARCHIVED)
     return list(session.scalars(query))

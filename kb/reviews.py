@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.announcements import ReviewsDue
 from kb.entry_schema import MIN_FLAG_REASON_CHARS
 from kb.errors import InvalidContribution
 from kb.history import record_event
@@ -22,7 +23,8 @@ from kb.models import (
     utcnow,
 )
 from kb.permissions import Action, require
-from kb.writes import write
+from kb.visibility import Visibility
+from kb.writes import announce, write
 
 
 def article_of(session: Session, entry: Entry) -> Article | None:
@@ -41,6 +43,7 @@ def review_queue(
     now: datetime | None = None,
     due_within_days: int = 14,
     owner: Person | None = None,
+    visibility: Visibility | None = None,
 ) -> list[QueueItem]:
     """Articles to review: asked for by an event, overdue, or due soon; most urgent first."""
     moment = now or utcnow()
@@ -49,6 +52,7 @@ def review_queue(
         select(Article)
         .join(Entry, Entry.id == Article.entry_id)
         .where(Entry.status != EntryStatus.ARCHIVED)
+        .where((visibility or Visibility.everything()).allows())
         .where((Article.next_review_at <= horizon) | Article.review_requested_at.is_not(None))
     )
     if owner is not None:
@@ -63,6 +67,26 @@ def review_queue(
             items.append(QueueItem(article, "due", article.next_review_at))
     order = {"requested": 0, "overdue": 1, "due": 2}
     return sorted(items, key=lambda item: (order[item.state], item.due_at))
+
+
+def announce_due_reviews(session: Session, now: datetime | None = None) -> list[QueueItem]:
+    """Announce (ReviewsDue) the articles whose review date has passed or whose review was
+    asked for, each once per due date: running it again announces nothing new, and an
+    article announced as overdue is announced again once a review was asked for, or after
+    its next review date passes in turn. `kb reviews notify` runs it (from cron)."""
+    moment = now or utcnow()
+    due = [
+        item
+        for item in review_queue(session, moment, due_within_days=0)
+        if item.due_at <= moment and item.article.review_due_announced_for != item.due_at
+    ]
+    if not due:
+        return []
+    with write(session):
+        for item in due:
+            item.article.review_due_announced_for = item.due_at
+        announce(session, ReviewsDue(tuple(item.article.entry_id for item in due)))
+    return due
 
 
 def is_overdue(article: Article, now: datetime | None = None) -> bool:

@@ -21,6 +21,7 @@ from kb.errors import InvalidContribution, NotAllowed
 from kb.gaps import mark_gaps_read
 from kb.models import Entry, EntryKind, EntryStatus, Gap, Person, Routing, RoutingState, utcnow
 from kb.problems import refresh_problem_status
+from kb.visibility import may_see_community, visibility_for
 from kb.writes import announce, write
 
 ACTIVE_STATES = (RoutingState.ASKED, RoutingState.TAKEN)
@@ -92,6 +93,11 @@ def new_routing(
     escalation: bool = False,
     now: datetime | None = None,
 ) -> Routing:
+    if problem.community.private and problem.community.slug not in (person.communities or []):
+        raise InvalidContribution(
+            f"{person.handle} is not a member of {problem.community.name}, which is "
+            "members-only: only its members can be asked about its problems"
+        )
     moment = now or utcnow()
     routing = Routing(
         problem_id=problem.id,
@@ -225,7 +231,9 @@ def inbox(session: Session, person: Person) -> list[Routing]:
     routings = session.scalars(
         select(Routing).where(Routing.person_id == person.id).order_by(Routing.created_at.desc())
     )
-    return sorted(routings, key=lambda r: r.state not in ACTIVE_STATES)
+    # Not the problems of a members-only community the person has left since.
+    seen = [r for r in routings if may_see_community(person, r.problem.community)]
+    return sorted(seen, key=lambda r: r.state not in ACTIVE_STATES)
 
 
 def unread_count(session: Session, person: Person) -> int:
@@ -233,7 +241,9 @@ def unread_count(session: Session, person: Person) -> int:
         session.scalar(
             select(func.count())
             .select_from(Routing)
+            .join(Entry, Entry.id == Routing.problem_id)
             .where(
+                visibility_for(session, person).allows(),
                 Routing.person_id == person.id,
                 Routing.read_at.is_(None),
                 Routing.state.in_(ACTIVE_STATES),

@@ -4,10 +4,11 @@ it, what they opened, and whether they then had to ask."""
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from kb.models import Person, SearchLog, utcnow
+from kb.models import Community, Entry, Person, SearchLog, utcnow
+from kb.visibility import Visibility
 from kb.writes import write
 
 # An Ask page sends a lookup per typing pause; they update one row per visitor and draft.
@@ -105,12 +106,28 @@ def prune(session: Session, keep_days: int, now: datetime | None = None) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def _not_about_hidden(visibility: Visibility) -> list[ColumnElement[bool]]:
+    """Leave out searches made in a members-only community the viewer may not see, or
+    that led to one of its entries (the text may be about it)."""
+    hidden_slugs = select(Community.slug).where(Community.id.in_(visibility.hidden_community_ids))
+    hidden_entries = select(Entry.id).where(~visibility.allows())
+    return [
+        or_(SearchLog.community.is_(None), SearchLog.community.not_in(hidden_slugs)),
+        or_(SearchLog.opened_entry_id.is_(None), SearchLog.opened_entry_id.not_in(hidden_entries)),
+        or_(
+            SearchLog.posted_problem_id.is_(None),
+            SearchLog.posted_problem_id.not_in(hidden_entries),
+        ),
+    ]
+
+
 def failed_searches(
     session: Session,
     threshold: float,
     since: datetime,
     community: str | None = None,
     now: datetime | None = None,
+    visibility: Visibility | None = None,
 ) -> list[SearchLog]:
     """Searches and Ask drafts that did not find what was needed: the best hit was not
     similar enough, a problem was posted after them, or nobody opened a result
@@ -119,6 +136,8 @@ def failed_searches(
     query = select(SearchLog).where(SearchLog.at >= since).order_by(SearchLog.at)
     if community:
         query = query.where(SearchLog.community == community)
+    if visibility is not None and visibility.hidden_community_ids:
+        query = query.where(*_not_about_hidden(visibility))
     failed = []
     for entry in session.scalars(query):
         weak = entry.best_similarity is None or entry.best_similarity < threshold

@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     smtp_port: int = Field(default=25, description="Port of KB_SMTP_HOST.")
     smtp_sender: str = Field(default="kb@localhost", description="From address of e-mails.")
     public_url: str = Field(
-        default="http://127.0.0.1:8000", description="Address of kb used in links in e-mails."
+        default="http://127.0.0.1:8000",
+        description="Address of kb used in links in e-mails and webhook payloads.",
     )
     log_searcher_identity: bool = Field(
         default=False,
@@ -152,6 +153,56 @@ class Settings(BaseSettings):
         "X-Forwarded-Proto headers are believed (for the client's address and scheme); "
         "unset or empty (the default) believes none: the client is the connection's peer.",
     )
+    password_sign_in: bool = Field(
+        default=True,
+        description="Let people sign in with a kb user name and password; turn off for an "
+        "install where everyone signs in through single sign-on (KB_OIDC_ISSUER).",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Single sign-on: the OpenID Connect provider's issuer URL (its "
+        "discovery document is ISSUER/.well-known/openid-configuration); unset (the "
+        "default) offers no single sign-on.",
+    )
+    oidc_discovery_url: str | None = Field(
+        default=None,
+        description="The provider's discovery document, when it is not under "
+        "KB_OIDC_ISSUER (enough on its own: the issuer is read from it).",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="The client id kb is registered with at the provider."
+    )
+    oidc_client_secret: str | None = Field(
+        default=None,
+        description="The client secret kb is registered with at the provider (unset for a "
+        "public client: PKCE protects the code either way).",
+    )
+    oidc_scopes: str = Field(
+        default="openid profile email",
+        description="Scopes asked of the provider, space-separated (`openid` is required).",
+    )
+    oidc_groups_claim: str = Field(
+        default="groups",
+        description="Claim of the ID token (or userinfo) that lists the person's groups; "
+        "a dotted path such as `realm_access.roles` reaches into an object.",
+    )
+    oidc_group_map: str = Field(
+        default="{}",
+        description='JSON mapping a group to the communities and roles it gives, e.g. `{"'
+        'maintenance": {"communities": ["maintenance"]}, "km": {"roles": '
+        '["knowledge_manager"]}}`; applied at every single sign-on (see Single sign-on).',
+    )
+    oidc_button_label: str = Field(
+        default="single sign-on",
+        description='What the sign-in button says after "Sign in with", e.g. `Brightwater '
+        "account`.",
+    )
+    oidc_link_verified_email: bool = Field(
+        default=False,
+        description="At a person's first single sign-on, join it to the existing kb account "
+        "with the same e-mail if the provider says the e-mail is verified (off: such a "
+        "sign-in is refused until an admin decides; see Single sign-on).",
+    )
     standard_boost: float = Field(
         default=1.3, description="Search score factor for standard-repertoire content."
     )
@@ -163,6 +214,35 @@ class Settings(BaseSettings):
     )
     review_due_soon_days: int = Field(
         default=14, description="Articles whose review falls within this many days show as due."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a webhook receiver has to connect and to answer each read; "
+        "longer counts as a failed attempt.",
+    )
+    webhook_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait before the first retry of a failed webhook delivery; each further "
+        "retry waits 4 times longer (30 s, 2 min, 8 min, 32 min, …), at most 6 hours.",
+    )
+    webhook_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Attempts of one webhook delivery before it is marked failed (10: retries "
+        "over about 27 hours).",
+    )
+    webhook_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often each `kb serve` process looks for webhook deliveries that "
+        "are due (those it queued itself go out at once).",
+    )
+    webhook_log_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days delivered and failed webhook deliveries stay in the log.",
     )
     host: str = Field(default="127.0.0.1", description="Address `kb serve` listens on.")
     port: int = Field(default=8000, description="Port `kb serve` listens on.")

@@ -5,13 +5,17 @@ they found together; a retriever left with too few is asked for four times as
 many, until it has enough or has nothing more to give.
 """
 
+import math
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from kb.models import Entry
 from search.dense import DenseRetriever
 from search.filters import SearchFilters, passing_statuses
 from search.keyword import KeywordIndex
@@ -46,10 +50,20 @@ class CandidateSearch:
         self.keyword = keyword
         self._keyword_executor = ThreadPoolExecutor(thread_name_prefix="keyword-search")
         self._searching = InFlight()
+        self.shares = CommunityShares(engine)
 
     def close(self) -> None:
         """Stop the keyword-search thread (searches still running finish first)."""
         self._keyword_executor.shutdown()
+
+    def first_depth(self, wanted: int, filters: SearchFilters) -> int:
+        """How many to ask each retriever for at first. Private communities the searcher
+        may not see hide their share of every ranking: asking for that much more at once
+        saves a second, four times deeper round for most searches."""
+        if not filters.hidden_communities:
+            return wanted
+        hidden = self.shares.hidden_share(filters.hidden_communities)
+        return math.ceil(wanted / max(0.05, 1.0 - hidden) * 1.1)
 
     def find(self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode) -> Candidates:
         """Up to `wanted` entries from each retriever of the mode, best first."""
@@ -60,7 +74,7 @@ class CandidateSearch:
         use_dense, use_keyword = mode.uses_dense, mode.uses_keyword
         dense_found: list[tuple[int, float]] = []
         keyword_found: list[tuple[int, float]] = []
-        dense_depth = keyword_depth = wanted
+        dense_depth = keyword_depth = self.first_depth(wanted, filters)
         while True:
             # The keyword side waits on the database and the dense side on the model,
             # both outside the GIL: side by side, a search takes as long as the slower,
@@ -91,6 +105,33 @@ class CandidateSearch:
                 return Candidates(dense[:wanted], keyword[:wanted], statuses)
             dense_depth *= 4 if use_dense else 1
             keyword_depth *= 4 if use_keyword else 1
+
+
+class CommunityShares:
+    """The share of all entries each community holds, counted at most once a minute (it
+    only tunes how deep to look first; a stale share costs time, never a result)."""
+
+    REFRESH_SECONDS = 60.0
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._shares: dict[int, float] = {}
+        self._counted_at = -math.inf
+        self._lock = threading.Lock()
+
+    def hidden_share(self, hidden: frozenset[int]) -> float:
+        with self._lock:
+            if time.monotonic() - self._counted_at > self.REFRESH_SECONDS:
+                self._shares = self._count()
+                self._counted_at = time.monotonic()
+            return sum(self._shares.get(community_id, 0.0) for community_id in hidden)
+
+    def _count(self) -> dict[int, float]:
+        statement = select(Entry.community_id, func.count()).group_by(Entry.community_id)
+        with self.engine.connect() as connection:
+            counts = {int(cid): int(n) for cid, n in connection.execute(statement)}
+        total = sum(counts.values()) or 1
+        return {cid: n / total for cid, n in counts.items()}
 
 
 class InFlight:

@@ -21,6 +21,7 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from kb.models import Entry, EntryKind, Person, utcnow
+from kb.visibility import Visibility
 from search.engine import SearchEngine, SearchHit
 from search.filters import SearchFilters
 
@@ -117,7 +118,11 @@ class Expert:
 
 
 def gather_evidence(
-    engine: SearchEngine, text: str, community: str | None = None, cases: int = 50
+    engine: SearchEngine,
+    text: str,
+    community: str | None = None,
+    cases: int = 50,
+    visibility: Visibility | None = None,
 ) -> list[Case]:
     """The past cases most similar to `text`, best first, with who took part in each.
 
@@ -125,7 +130,8 @@ def gather_evidence(
     Raises QueryError for an empty or too long text.
     """
     # Several hits can fall into one case (a problem and its solutions), so ask for more.
-    results = engine.search(text, SearchFilters(community=community), limit=cases * 3)
+    filters = SearchFilters.seen_by(visibility or Visibility.everything(), community=community)
+    results = engine.search(text, filters, limit=cases * 3)
     found: dict[str, Case] = {}
     for hit in results.hits:
         case_id = _case_id(hit)
@@ -289,10 +295,12 @@ def find_experts(
     exclude: Collection[str] = (),
     unavailable: Collection[str] = (),
     now: datetime | None = None,
+    visibility: Visibility | None = None,
 ) -> list[Expert]:
-    """The people to ask about `text`, best first, each with the cases that say why."""
+    """The people to ask about `text`, best first, each with the cases that say why
+    (only cases `visibility` allows)."""
     scoring = scoring or ExpertScoring()
-    cases = gather_evidence(engine, text, community, scoring.cases)
+    cases = gather_evidence(engine, text, community, scoring.cases, visibility)
     return rank_experts(
         cases,
         scoring,

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Engine
 
 from kb.models import HIDDEN_STATUSES, Community, Entry
+from kb.visibility import Visibility
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ class SearchFilters:
     status: str | None = None
     # Drafts and archived entries are left out unless asked for (by status or this flag).
     include_hidden: bool = False
+    # Private communities the searcher is not a member of (kb.visibility): never found.
+    hidden_communities: frozenset[int] = frozenset()
+
+    @classmethod
+    def seen_by(cls, visibility: Visibility, **filters: Any) -> "SearchFilters":
+        return cls(hidden_communities=visibility.hidden_community_ids, **filters)
 
 
 def filter_condition(filters: SearchFilters, dialect: str) -> ColumnElement[bool]:
@@ -49,6 +57,8 @@ def filter_condition(filters: SearchFilters, dialect: str) -> ColumnElement[bool
         )
     if filters.tag:
         conditions.append(has_tag(filters.tag.lower(), dialect))
+    if filters.hidden_communities:
+        conditions.append(Visibility(filters.hidden_communities).allows(Entry.community_id))
     return and_(true(), *conditions)
 
 

@@ -27,6 +27,7 @@ from kb.models import (
 )
 from kb.search_log import failed_searches
 from kb.settings import Settings
+from kb.visibility import Visibility
 from search.engine import SearchEngine
 
 TREND_WEEKS = 8
@@ -130,10 +131,14 @@ def weekly_trend(dates: list[datetime], now: datetime, weeks: int = TREND_WEEKS)
 
 
 def unanswered_problems(
-    session: Session, since: datetime, community: str | None = None
+    session: Session,
+    since: datetime,
+    community: str | None = None,
+    visibility: Visibility | None = None,
 ) -> list[Entry]:
     solution = aliased(Entry)
     query = select(Entry).where(
+        (visibility or Visibility.everything()).allows(),
         Entry.kind == EntryKind.PROBLEM,
         Entry.status == EntryStatus.OPEN,
         Entry.created_at >= since,
@@ -177,18 +182,24 @@ def find_gaps(
     since: datetime,
     community: str | None = None,
     now: datetime | None = None,
+    visibility: Visibility | None = None,
 ) -> list[GapCluster]:
     """Failed searches and unanswered problems since `since`, grouped by meaning."""
     moment = now or utcnow()
     items = [
         GapItem(entry.query, entry.at, entry.kind)
         for entry in failed_searches(
-            session, settings.failed_search_similarity, since, community, now=moment
+            session,
+            settings.failed_search_similarity,
+            since,
+            community,
+            now=moment,
+            visibility=visibility,
         )
     ]
     items += [
         GapItem(problem.title, problem.created_at, "problem", problem.external_id)
-        for problem in unanswered_problems(session, since, community)
+        for problem in unanswered_problems(session, since, community, visibility)
     ]
     return cluster_items(engine, items, settings.gap_cluster_similarity, moment)
 

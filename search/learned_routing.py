@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.models import Entry, Feedback, IndexState, Routing, utcnow
+from kb.visibility import Visibility
 from search.engine import SearchEngine
 from search.expert_features import (
     Candidate,
@@ -202,8 +203,11 @@ def learned_experts(
     load: Mapping[str, int] | None = None,
     exclude: Collection[str] = (),
     unavailable: Collection[str] = (),
+    visibility: Visibility | None = None,
 ) -> list[Expert]:
-    """People ranked by the learned model, each with the cases and reasons in words."""
+    """People ranked by the learned model, each with the cases and reasons in words.
+    A reason never names a case `visibility` hides (a members-only community's)."""
+    visibility = visibility or Visibility.everything()
     history = history_of(engine, session)
     pool = build_pool(
         engine, history, query, load=dict(load or {}), exclude=set(exclude) | set(unavailable)
@@ -219,7 +223,9 @@ def learned_experts(
     case_ids = {case.entry_id for c in chosen for case, _ in c.cases[:3]}
     titles = {
         row.id: row.title
-        for row in session.execute(select(Entry.id, Entry.title).where(Entry.id.in_(case_ids)))
+        for row in session.execute(
+            select(Entry.id, Entry.title).where(Entry.id.in_(case_ids), visibility.allows())
+        )
     }
     experts = []
     for i in order:
@@ -235,6 +241,7 @@ def learned_experts(
                 evidence=max(case.dense, case.keyword),
             )
             for case, accepted in candidate.cases[:3]
+            if case.entry_id in titles
         ]
         experts.append(
             Expert(

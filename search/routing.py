@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 
 from kb.models import Entry, EntryKind, Person, utcnow
 from kb.routing import UNSOLVED, AskedPerson, open_load, routings_of, unavailable_people
+from kb.visibility import Visibility, audience_of, outsiders
 from search.engine import SearchEngine
 from search.expert_features import ProblemQuery
 from search.experts import Expert, find_experts
+from search.filters import SearchFilters
 from search.learned_routing import learned_experts, learned_model_for
 
 
@@ -45,8 +47,10 @@ def suggest_people(
     exclude: set[str] | None = None,
     now: datetime | None = None,
     tags: Sequence[str] = (),
+    visibility: Visibility | None = None,
 ) -> list[Expert]:
     """The people to ask, with reasons; never the asker, nobody away or opted out.
+    The reasons only name cases `visibility` allows (kb.visibility).
 
     With a stored routing model (`kb tune routing`) and enough history, the learned
     model ranks them; otherwise (cold start, no model, or one community asked for)
@@ -72,6 +76,7 @@ def suggest_people(
             load=open_load(session),
             exclude=excluded,
             unavailable=unavailable_people(session),
+            visibility=visibility,
         )
     return find_experts(
         engine,
@@ -82,7 +87,14 @@ def suggest_people(
         exclude=excluded,
         unavailable=unavailable_people(session),
         now=now,
+        visibility=visibility,
     )
+
+
+def problem_audience(session: Session, problem: Entry) -> tuple[Visibility, set[str]]:
+    """What routing a problem may show and whom it may not ask: reasons only from cases
+    everyone who can see the problem can see; a members-only problem asks members only."""
+    return audience_of(session, problem.community), outsiders(session, problem.community)
 
 
 def advise(
@@ -96,7 +108,8 @@ def advise(
 ) -> RoutingAdvice:
     """For an open problem: the closest answered case, and who to ask if it is not close."""
     query = problem_query(engine, problem)
-    results = engine.search(query, limit=10)
+    audience, outside = problem_audience(session, problem)
+    results = engine.search(query, SearchFilters.seen_by(audience), limit=10)
     best: Entry | None = None
     best_similarity: float | None = None
     for hit in results.hits:
@@ -117,9 +130,10 @@ def advise(
         asker=problem.author,
         community=None,
         limit=limit,
-        exclude=already,
+        exclude=already | outside,
         now=now,
         tags=problem.tags or (),
+        visibility=audience,
     )
     should_route = problem.status in UNSOLVED and (
         best_similarity is None or best_similarity < threshold
@@ -130,14 +144,16 @@ def advise(
 def next_person(engine: SearchEngine, session: Session, problem: Entry) -> AskedPerson | None:
     """Who a declined problem goes to: the best suggested person not asked yet."""
     already = {r.person.handle for r in routings_of(session, problem)}
+    audience, outside = problem_audience(session, problem)
     following = suggest_people(
         engine,
         session,
         problem_query(engine, problem),
         asker=problem.author,
         limit=1,
-        exclude=already,
+        exclude=already | outside,
         tags=problem.tags or (),
+        visibility=audience,
     )
     return asked_person(following[0]) if following else None
 

@@ -69,6 +69,10 @@ def signin(
     password: FormText = "",
     next: FormText = "/",
 ) -> Response:
+    if not request.app.state.settings.password_sign_in:
+        return _signin_again(
+            request, handle, next, "Sign-in with a password is turned off here.", 403
+        )
     check_csrf(request, csrf_token)
     throttle = request.app.state.sign_in_throttle
     address = request.client.host if request.client else "unknown"

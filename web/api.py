@@ -11,7 +11,7 @@ from kb.models import EntryKind
 from kb.routing import workers_by_external_id
 from search.engine import SearchMode
 from search.filters import SearchFilters
-from web.auth import require_reader
+from web.auth import VisibilityDep, require_reader
 from web.deps import EngineDep, SessionDep, entry_or_404
 from web.schemas import EntryOut, ErrorResponse, SearchResponse
 from web.search_logging import record_search
@@ -29,6 +29,7 @@ router = APIRouter(prefix="/api", responses=ERRORS, dependencies=[Depends(requir
 def api_search(
     engine: EngineDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     q: Annotated[str, Query(description="Words, a question or an error code.")],
     kind: EntryKind | None = None,
     community: str | None = None,
@@ -39,7 +40,9 @@ def api_search(
     mode: SearchMode = SearchMode.HYBRID,
 ) -> SearchResponse:
     """Hybrid search (meaning + exact words) with optional filters."""
-    filters = SearchFilters(kind=kind, community=community, tag=tag, status=status)
+    filters = SearchFilters.seen_by(
+        visibility, kind=kind, community=community, tag=tag, status=status
+    )
     results = engine.search(q, filters, limit=limit, offset=offset, mode=mode)
     response = SearchResponse.from_results(results)
     working = workers_by_external_id(session, [hit.id for hit in response.hits])
@@ -78,15 +81,19 @@ class SimilarResponse(BaseModel):
 
 @router.post("/similar", response_model=SimilarResponse, tags=["search"])
 def api_similar(
-    request: Request, draft: Draft, engine: EngineDep, session: SessionDep
+    request: Request,
+    draft: Draft,
+    engine: EngineDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> SimilarResponse:
     """Past problems similar to a draft, each with its accepted solution and who solved it."""
     text = f"{draft.title}\n{draft.body}".strip()[: engine.settings.max_query_chars]
-    results = engine.search(text, SearchFilters(kind="problem"), limit=5)
+    results = engine.search(text, SearchFilters.seen_by(visibility, kind="problem"), limit=5)
     log_id = record_search(request, session, "ask", text, results, None)
     cases = []
     for hit in results.hits:
-        problem = browse.entry_by_external_id(session, hit.id)
+        problem = browse.entry_by_external_id(session, hit.id, visibility)
         solvers: dict[str, PersonRef] = {}
         if problem is not None:
             for solution in browse.solutions_of(session, problem):
@@ -107,9 +114,9 @@ def api_similar(
 
 
 @router.get("/entries/{external_id}", response_model=EntryOut, tags=["entries"])
-def api_entry(external_id: str, session: SessionDep) -> EntryOut:
+def api_entry(external_id: str, session: SessionDep, visibility: VisibilityDep) -> EntryOut:
     """An entry with its solutions (for a problem), reuse and feedback counts."""
-    return EntryOut.from_entry(session, entry_or_404(session, external_id))
+    return EntryOut.from_entry(session, entry_or_404(session, external_id, visibility))
 
 
 class PersonOut(BaseModel):
@@ -124,15 +131,15 @@ class PersonOut(BaseModel):
 
 
 @router.get("/people/{handle}", response_model=PersonOut, tags=["people"])
-def api_person(handle: str, session: SessionDep) -> PersonOut:
-    record = browse.person_record(session, handle)
+def api_person(handle: str, session: SessionDep, visibility: VisibilityDep) -> PersonOut:
+    record = browse.person_record(session, handle, visibility)
     if record is None:
         raise HTTPException(404, f"nobody has the id {handle!r}")
     return PersonOut(
         id=record.person.handle,
         name=record.person.name,
         title=record.person.title,
-        communities=list(record.person.communities),
+        communities=browse.visible_community_slugs(session, record.person, visibility),
         solutions=[e.external_id for e in record.solutions],
         accepted_solutions=record.accepted,
         practices=[e.external_id for e in record.practices],

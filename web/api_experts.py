@@ -2,12 +2,13 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
+from kb.browse import community_visible
 from search.experts import Expert
 from search.routing import suggest_people
-from web.auth import ReaderDep
+from web.auth import ReaderDep, VisibilityDep
 from web.deps import EngineDep, SessionDep
 from web.schemas import ErrorResponse
 
@@ -78,6 +79,7 @@ def api_experts(
     engine: EngineDep,
     session: SessionDep,
     viewer: ReaderDep,
+    visibility: VisibilityDep,
     q: Annotated[str, Query(description="The problem, in a few words or a few sentences.")],
     community: Annotated[str | None, Query(description="Only cases from this community.")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
@@ -86,5 +88,15 @@ def api_experts(
 
     Never the person asking; people who are away or opted out of routing are left out,
     and people with many open requests come lower."""
-    experts = suggest_people(engine, session, q, asker=viewer, community=community, limit=limit)
+    if community is not None and not community_visible(session, community, visibility):
+        raise HTTPException(404, f"no community has the id {community!r}")
+    experts = suggest_people(
+        engine,
+        session,
+        q,
+        asker=viewer,
+        community=community,
+        limit=limit,
+        visibility=visibility,
+    )
     return ExpertsResponse.from_experts(q.strip(), community, experts)

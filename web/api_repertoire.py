@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from kb import collections as kb_collections
 from kb import repertoire as kb_repertoire
 from kb import reviews as kb_reviews
-from kb.communities import set_membership
+from kb.communities import may_manage, set_membership
 from kb.lifecycle import change_state
 from kb.models import Collection, Community, Person
 from kb.permissions import Action, require
-from web.auth import ApiWriterDep, ReaderDep, SignedInDep
+from kb.visibility import may_see_community
+from web.auth import ApiWriterDep, ReaderDep, SignedInDep, VisibilityDep
 from web.deps import RowId, SessionDep, article_or_404, entry_or_404
 from web.repertoire_schemas import (
     ArticleEdit,
@@ -49,12 +50,16 @@ def _person(session: Session, handle: str) -> Person:
 
 @router.post("/entries/{external_id}/state", response_model=EntryOut, tags=["repertoire"])
 def api_change_state(
-    external_id: EntryId, payload: StateIn, person: ApiWriterDep, session: SessionDep
+    external_id: EntryId,
+    payload: StateIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> EntryOut:
     """Validate, promote to standard, archive, restore, close or reopen; refused with the
     reason when your role or the lifecycle does not allow it."""
     entry = change_state(
-        session, person, entry_or_404(session, external_id), payload.to, payload.note
+        session, person, entry_or_404(session, external_id, visibility), payload.to, payload.note
     )
     return EntryOut.from_entry(session, entry)
 
@@ -65,6 +70,7 @@ def api_promote(
     payload: ArticleIn,
     person: ApiWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
 ) -> ArticleOut:
     """Distil solved cases into a standard-repertoire article (knowledge managers)."""
     require(person, Action.PROMOTE)
@@ -74,7 +80,7 @@ def api_promote(
         person,
         title=payload.title,
         sections=payload.sections,
-        sources=[entry_or_404(session, source) for source in payload.sources],
+        sources=[entry_or_404(session, source, visibility) for source in payload.sources],
         owner=_person(session, payload.owner) if payload.owner else None,
         scope=payload.scope,
         review_interval_days=interval,
@@ -84,8 +90,10 @@ def api_promote(
 
 
 @router.get("/articles/{external_id}", response_model=ArticleOut, tags=["repertoire"])
-def api_article(external_id: EntryId, _reader: ReaderDep, session: SessionDep) -> ArticleOut:
-    return ArticleOut.from_article(article_or_404(session, external_id))
+def api_article(
+    external_id: EntryId, _reader: ReaderDep, session: SessionDep, visibility: VisibilityDep
+) -> ArticleOut:
+    return ArticleOut.from_article(article_or_404(session, external_id, visibility))
 
 
 @router.patch("/articles/{external_id}", response_model=ArticleOut, tags=["repertoire"])
@@ -94,9 +102,10 @@ def api_edit_article(
     payload: ArticleEdit,
     person: ApiWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
 ) -> ArticleOut:
     """Revise the sections (author or knowledge manager), or set owner and review interval."""
-    article = article_or_404(session, external_id)
+    article = article_or_404(session, external_id, visibility)
     kb_repertoire.update_article(
         session,
         person,
@@ -110,10 +119,14 @@ def api_edit_article(
 
 @router.post("/articles/{external_id}/reviews", status_code=201, tags=["repertoire"])
 def api_review(
-    external_id: EntryId, payload: ReviewIn, person: ApiWriterDep, session: SessionDep
+    external_id: EntryId,
+    payload: ReviewIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> dict[str, object]:
     """Record a review: confirmed, revised or archived. The next one is set from the interval."""
-    article = article_or_404(session, external_id)
+    article = article_or_404(session, external_id, visibility)
     review = kb_reviews.record_review(session, person, article, payload.outcome, payload.note)
     return {
         "article": external_id,
@@ -126,17 +139,25 @@ def api_review(
 
 @router.post("/articles/{external_id}/flag-review", response_model=ArticleOut, tags=["repertoire"])
 def api_flag_review(
-    external_id: EntryId, payload: FlagReviewIn, person: ApiWriterDep, session: SessionDep
+    external_id: EntryId,
+    payload: FlagReviewIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> ArticleOut:
     """Put an article in the review queue now (tutors and knowledge managers)."""
-    article = article_or_404(session, external_id)
+    article = article_or_404(session, external_id, visibility)
     kb_reviews.flag_for_review(session, person, article, payload.reason)
     return ArticleOut.from_article(article)
 
 
 @router.get("/reviews", response_model=list[QueueItemOut], tags=["repertoire"])
 def api_review_queue(
-    request: Request, _signed_in: SignedInDep, session: SessionDep, owner: str | None = None
+    request: Request,
+    _signed_in: SignedInDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+    owner: str | None = None,
 ) -> list[QueueItemOut]:
     """Articles whose review is requested, overdue or due soon, most urgent first (signed
     in, as the Reviews page)."""
@@ -144,6 +165,7 @@ def api_review_queue(
         session,
         due_within_days=request.app.state.settings.review_due_soon_days,
         owner=_person(session, owner) if owner else None,
+        visibility=visibility,
     )
     return [
         QueueItemOut(article=ArticleOut.from_article(i.article), state=i.state, due_at=i.due_at)
@@ -152,7 +174,9 @@ def api_review_queue(
 
 
 @router.get("/repertoire/candidates", response_model=CandidatesOut, tags=["repertoire"])
-def api_candidates(person: SignedInDep, session: SessionDep) -> CandidatesOut:
+def api_candidates(
+    person: SignedInDep, session: SessionDep, visibility: VisibilityDep
+) -> CandidatesOut:
     """Solved cases worth promoting (reused or found helpful, no article yet) and
     near-duplicate solutions worth merging; for knowledge managers, as on the Repertoire
     page."""
@@ -165,11 +189,11 @@ def api_candidates(person: SignedInDep, session: SessionDep) -> CandidatesOut:
                 reuses=c.reuses,
                 helpful=c.helpful,
             )
-            for c in kb_repertoire.promotion_candidates(session)
+            for c in kb_repertoire.promotion_candidates(session, visibility)
         ],
         near_duplicates=[
             DuplicateOut(first=a.external_id, second=b.external_id, similarity=score)
-            for a, b, score in kb_repertoire.near_duplicate_solutions(session)
+            for a, b, score in kb_repertoire.near_duplicate_solutions(session, visibility)
         ],
     )
 
@@ -178,9 +202,12 @@ def api_candidates(person: SignedInDep, session: SessionDep) -> CandidatesOut:
 def api_membership(
     slug: str, payload: MemberIn, person: ApiWriterDep, session: SessionDep
 ) -> dict[str, object]:
-    """Add or remove a member (the community's leaders and admins)."""
+    """Add or remove a member (the community's leaders, knowledge managers and admins).
+    A members-only community is a 404 to anyone who may neither see it nor manage it."""
     community = session.scalar(select(Community).where(Community.slug == slug))
-    if community is None:
+    if community is None or not (
+        may_see_community(person, community) or may_manage(person, community)
+    ):
         raise HTTPException(404, f"no community has the id {slug!r}")
     member = _person(session, payload.person)
     set_membership(session, person, community, member, payload.member)
@@ -189,7 +216,7 @@ def api_membership(
 
 @router.post("/collections", response_model=CollectionOut, status_code=201, tags=["repertoire"])
 def api_new_collection(
-    payload: CollectionIn, person: ApiWriterDep, session: SessionDep
+    payload: CollectionIn, person: ApiWriterDep, session: SessionDep, visibility: VisibilityDep
 ) -> CollectionOut:
     """Assemble a case study or teaching booklet (knowledge managers)."""
     collection = kb_collections.create_collection(
@@ -197,15 +224,18 @@ def api_new_collection(
         person,
         title=payload.title,
         introduction=payload.introduction,
-        entries=[entry_or_404(session, entry_id) for entry_id in payload.entries],
+        entries=[entry_or_404(session, entry_id, visibility) for entry_id in payload.entries],
         questions=payload.questions,
     )
-    return CollectionOut.from_collection(collection)
+    return CollectionOut.from_collection(collection, visibility)
 
 
 @router.get("/collections/{collection_id}", response_model=CollectionOut, tags=["repertoire"])
-def api_collection(collection_id: RowId, _reader: ReaderDep, session: SessionDep) -> CollectionOut:
+def api_collection(
+    collection_id: RowId, _reader: ReaderDep, session: SessionDep, visibility: VisibilityDep
+) -> CollectionOut:
+    """A collection; its entries from members-only communities only for their members."""
     collection = session.get(Collection, collection_id)
     if collection is None:
         raise HTTPException(404, f"no collection has the id {collection_id}")
-    return CollectionOut.from_collection(collection)
+    return CollectionOut.from_collection(collection, visibility)

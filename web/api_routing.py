@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 from kb import routing as kb_routing
 from kb.models import Person, Routing
 from kb.routing import AskedPerson
+from kb.visibility import Visibility
 from search.experts import Expert
 from search.routing import RoutingAdvice, advise, asked_person, next_person
 from web.api_experts import ExpertsResponse
-from web.auth import ApiWriterDep, ReaderDep, SignedInDep
+from web.auth import ApiWriterDep, ReaderDep, SignedInDep, VisibilityDep
 from web.deps import EngineDep, RowId, SessionDep, entry_or_404, routing_or_404
 from web.schemas import ErrorResponse
 from web.timestamps import UtcDateTime
@@ -100,10 +101,14 @@ class AvailabilityOut(BaseModel):
 
 
 def advice_for(
-    request: Request, session: Session, engine: EngineDep, external_id: str
+    request: Request,
+    session: Session,
+    visibility: Visibility,
+    engine: EngineDep,
+    external_id: str,
 ) -> RoutingAdvice:
     settings = request.app.state.settings
-    problem = entry_or_404(session, external_id)
+    problem = entry_or_404(session, external_id, visibility)
     if problem.kind != "problem":
         raise HTTPException(422, f"{external_id} is a {problem.kind}; only problems are routed")
     return advise(
@@ -121,11 +126,12 @@ def api_advice(
     external_id: EntryId,
     _reader: ReaderDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     engine: EngineDep,
 ) -> AdviceOut:
     """Is there an answer close enough? If not, who should be asked, and why."""
-    advice = advice_for(request, session, engine, external_id)
-    problem = entry_or_404(session, external_id)
+    advice = advice_for(request, session, visibility, engine, external_id)
+    problem = entry_or_404(session, external_id, visibility)
     return AdviceOut(
         problem=external_id,
         should_route=advice.should_route,
@@ -167,11 +173,12 @@ def api_route(
     payload: RouteIn,
     person: ApiWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     engine: EngineDep,
 ) -> list[RoutingOut]:
     """Ask people about an open problem (its asker or a tutor): it lands in their inboxes."""
-    advice = advice_for(request, session, engine, external_id)
-    problem = entry_or_404(session, external_id)
+    advice = advice_for(request, session, visibility, engine, external_id)
+    problem = entry_or_404(session, external_id, visibility)
     experts = chosen_experts(session, advice.experts, payload.people)
     routings = kb_routing.route_problem(session, person, problem, experts, payload.note)
     return [RoutingOut.from_routing(r) for r in routings]
@@ -188,9 +195,11 @@ def api_inbox(person: SignedInDep, session: SessionDep) -> InboxOut:
 
 
 @router.post("/routings/{routing_id}/take", response_model=RoutingOut, tags=["routing"])
-def api_take(routing_id: RowId, person: ApiWriterDep, session: SessionDep) -> RoutingOut:
+def api_take(
+    routing_id: RowId, person: ApiWriterDep, session: SessionDep, visibility: VisibilityDep
+) -> RoutingOut:
     """Take the problem: everyone who finds it sees that you are working on it."""
-    routing = routing_or_404(session, routing_id)
+    routing = routing_or_404(session, routing_id, visibility)
     kb_routing.take(session, person, routing)
     return RoutingOut.from_routing(routing)
 
@@ -201,10 +210,11 @@ def api_decline(
     payload: DeclineIn,
     person: ApiWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     engine: EngineDep,
 ) -> list[RoutingOut]:
     """Decline; kb asks the next suggested person. Answers with both requests."""
-    routing = routing_or_404(session, routing_id)
+    routing = routing_or_404(session, routing_id, visibility)
     successor = kb_routing.decline(
         session, person, routing, payload.note, next_person(engine, session, routing.problem)
     )
@@ -213,10 +223,14 @@ def api_decline(
 
 @router.post("/routings/{routing_id}/pass", response_model=list[RoutingOut], tags=["routing"])
 def api_pass(
-    routing_id: RowId, payload: PassIn, person: ApiWriterDep, session: SessionDep
+    routing_id: RowId,
+    payload: PassIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> list[RoutingOut]:
     """Pass the problem on to someone better placed. Answers with both requests."""
-    routing = routing_or_404(session, routing_id)
+    routing = routing_or_404(session, routing_id, visibility)
     passed = kb_routing.pass_to(session, person, routing, payload.to, payload.note)
     return [RoutingOut.from_routing(routing), RoutingOut.from_routing(passed)]
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from kb import contributions as kb_write
 from kb.entry_schema import MAX_BODY_CHARS, MAX_COMMENT_CHARS, MAX_TAGS, MAX_TITLE_CHARS, EntryDraft
 from kb.models import Comment, FeedbackKind, Person
-from web.auth import ApiWriterDep, ReaderDep, ViewerDep, visitor_key
+from kb.visibility import Visibility
+from web.auth import ApiWriterDep, ReaderDep, ViewerDep, VisibilityDep, visitor_key
 from web.deps import RowId, SessionDep, entry_or_404
 from web.schemas import EntryOut, ErrorResponse
 from web.timestamps import UtcDateTime
@@ -138,8 +139,9 @@ def api_add_solution(
     payload: SolutionIn,
     person: ApiWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
 ) -> EntryOut:
-    problem = entry_or_404(session, external_id)
+    problem = entry_or_404(session, external_id, visibility)
     draft = EntryDraft(payload.title, payload.body)
     solution = kb_write.add_solution(session, person, problem, draft)
     return EntryOut.from_entry(session, solution)
@@ -153,16 +155,25 @@ def api_capture_practice(payload: EntryIn, person: ApiWriterDep, session: Sessio
 
 
 @router.post("/solutions/{external_id}/accept", response_model=EntryOut, tags=["write"])
-def api_accept(external_id: EntryId, person: ApiWriterDep, session: SessionDep) -> EntryOut:
+def api_accept(
+    external_id: EntryId, person: ApiWriterDep, session: SessionDep, visibility: VisibilityDep
+) -> EntryOut:
     """Accept a solution (the asker or a knowledge manager); answers with the problem."""
-    problem = kb_write.accept_solution(session, person, entry_or_404(session, external_id))
+    problem = kb_write.accept_solution(
+        session, person, entry_or_404(session, external_id, visibility)
+    )
     return EntryOut.from_entry(session, problem)
 
 
 def _feedback(
-    session: Session, person: Person, external_id: str, kind: FeedbackKind, reason: str
+    session: Session,
+    visibility: Visibility,
+    person: Person,
+    external_id: str,
+    kind: FeedbackKind,
+    reason: str,
 ) -> FeedbackOut:
-    entry = entry_or_404(session, external_id)
+    entry = entry_or_404(session, external_id, visibility)
     kb_write.record_feedback(session, person, entry, kind, reason)
     counts = kb_write.feedback_counts(session, [entry.id])[entry.id]
     return FeedbackOut(
@@ -175,18 +186,26 @@ def _feedback(
 
 
 @router.post("/entries/{external_id}/reuse", response_model=FeedbackOut, tags=["write"])
-def api_reuse(external_id: EntryId, person: ApiWriterDep, session: SessionDep) -> FeedbackOut:
+def api_reuse(
+    external_id: EntryId, person: ApiWriterDep, session: SessionDep, visibility: VisibilityDep
+) -> FeedbackOut:
     """ "This solved my case too": counted once per person."""
-    return _feedback(session, person, external_id, FeedbackKind.REUSE, "")
+    return _feedback(session, visibility, person, external_id, FeedbackKind.REUSE, "")
 
 
 @router.post("/entries/{external_id}/feedback", response_model=FeedbackOut, tags=["write"])
 def api_feedback(
-    external_id: EntryId, payload: FeedbackIn, person: ApiWriterDep, session: SessionDep
+    external_id: EntryId,
+    payload: FeedbackIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> FeedbackOut:
     """Mark an entry helpful, flag it with a reason (outdated, wrong, unsafe, …), or say it
     did not work for you (the repertoire articles built on it go up for review)."""
-    return _feedback(session, person, external_id, FeedbackKind(payload.kind), payload.reason)
+    return _feedback(
+        session, visibility, person, external_id, FeedbackKind(payload.kind), payload.reason
+    )
 
 
 @router.patch("/entries/{external_id}", response_model=EntryOut, tags=["write"])
@@ -195,18 +214,21 @@ def api_edit(
     payload: EntryEdit,
     person: ApiWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
 ) -> EntryOut:
     """Edit an entry (its author or a knowledge manager); the old text stays as a revision."""
-    entry = entry_or_404(session, external_id)
+    entry = entry_or_404(session, external_id, visibility)
     draft = EntryDraft(payload.title, payload.body, payload.tags)
     kb_write.edit_entry(session, person, entry, draft)
     return EntryOut.from_entry(session, entry)
 
 
 @router.get("/entries/{external_id}/revisions", response_model=list[RevisionOut], tags=["entries"])
-def api_revisions(external_id: EntryId, _reader: ReaderDep, session: SessionDep) -> Any:
+def api_revisions(
+    external_id: EntryId, _reader: ReaderDep, session: SessionDep, visibility: VisibilityDep
+) -> Any:
     """Every saved version of an entry, oldest first."""
-    entry = entry_or_404(session, external_id)
+    entry = entry_or_404(session, external_id, visibility)
     return [
         RevisionOut(
             number=r.number,
@@ -221,8 +243,10 @@ def api_revisions(external_id: EntryId, _reader: ReaderDep, session: SessionDep)
 
 
 @router.get("/entries/{external_id}/comments", response_model=list[CommentOut], tags=["discussion"])
-def api_comments(external_id: EntryId, _reader: ReaderDep, session: SessionDep) -> Any:
-    entry = entry_or_404(session, external_id)
+def api_comments(
+    external_id: EntryId, _reader: ReaderDep, session: SessionDep, visibility: VisibilityDep
+) -> Any:
+    entry = entry_or_404(session, external_id, visibility)
     return [CommentOut.from_comment(c) for c in kb_write.comments_of(session, entry)]
 
 
@@ -233,11 +257,15 @@ def api_comments(external_id: EntryId, _reader: ReaderDep, session: SessionDep) 
     tags=["discussion"],
 )
 def api_add_comment(
-    external_id: EntryId, payload: CommentIn, person: ApiWriterDep, session: SessionDep
+    external_id: EntryId,
+    payload: CommentIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> CommentOut:
     """Discuss a problem, solution or practice; open problems are worked out together."""
     comment = kb_write.add_comment(
-        session, person, entry_or_404(session, external_id), payload.body
+        session, person, entry_or_404(session, external_id, visibility), payload.body
     )
     return CommentOut.from_comment(comment)
 

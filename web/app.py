@@ -22,6 +22,9 @@ from kb.notifications import notify_followers
 from kb.notify import send_routing_emails
 from kb.settings import Settings
 from kb.sign_in_throttle import SignInThrottle
+from kb.sso_settings import sso_settings
+from kb.webhook_delivery import Deliverer
+from kb.webhook_events import queue_webhook_deliveries
 from search.engine import SearchEngine
 from search.subscribers import keep_search_current
 from web import (
@@ -33,12 +36,14 @@ from web import (
     api_repertoire,
     api_routing,
     api_write,
+    community_pages,
     console_pages,
     follow_pages,
     form_pages,
     pages,
     repertoire_pages,
     routing_pages,
+    sso,
 )
 from web.auth import ViewerDep
 from web.deps import EngineDep
@@ -61,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     database = Database.from_settings(settings)
     database.create_schema()
+    with database.session() as session:  # refuses half a configuration, with the reason
+        sso_config = sso_settings(settings, session)
     # Requests run side by side, each embedding one query: one core per query each.
     embedder = embedder_for(settings, threads=1)
     engine = SearchEngine.open(settings, database, embedder)
@@ -69,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     send_routing_emails(database.subscribers, settings, database)
     notify_followers(database.subscribers, settings, database)
     email_notifications(database.subscribers, settings, database)
+    # Webhooks: the subscriber queues deliveries and wakes this server's deliverer thread.
+    deliverer = Deliverer(database, settings)
+    queue_webhook_deliveries(database.subscribers, settings, database, on_queued=deliverer.wake)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -77,7 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # every few hundred requests while every request in the process waited.
         gc.collect()
         gc.freeze()
+        deliverer.start()
         yield
+        deliverer.stop()
         gc.unfreeze()
         engine.close()
         database.dispose()  # closes pooled connections rather than leaving them to the GC
@@ -93,8 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.engine = engine
+    app.state.webhook_deliverer = deliverer
     app.state.sign_in_throttle = SignInThrottle()
     app.state.search_log_limit = SearchLogLimit()
+    app.state.sso = sso.SsoClient(sso_config) if sso_config else None
+    app.state.sso_button_label = sso_config.button_label if sso_config else None
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.session_secret(),
@@ -120,10 +135,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(form_pages.router)
     app.include_router(account_pages.router)
+    app.include_router(sso.router)
     app.include_router(routing_pages.router)
     app.include_router(console_pages.router)
     app.include_router(repertoire_pages.router)
     app.include_router(follow_pages.router)
+    app.include_router(community_pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> Response:

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from kb.accounts import person_for_token, sign_out_everywhere
 from kb.models import Person
 from kb.settings import Settings
+from kb.visibility import Visibility, visibility_for
 from web.deps import SessionDep
 
 CSRF_FIELD = "csrf_token"
@@ -113,6 +114,14 @@ def _person_from_cookie(request: Request, session: Session) -> Person | None:
 
 
 ViewerDep = Annotated[Person | None, Depends(current_person)]
+
+
+def current_visibility(session: SessionDep, viewer: ViewerDep) -> Visibility:
+    """Which private communities the viewer may not see (kb.visibility)."""
+    return visibility_for(session, viewer)
+
+
+VisibilityDep = Annotated[Visibility, Depends(current_visibility)]
 
 
 def settings_of(request: Request) -> Settings:

@@ -4,20 +4,21 @@ community health, for tutors, community leaders, knowledge managers and admins."
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from indexer.status import collect_status
+from kb.browse import community_visible, visible_communities
 from kb.errors import NotAllowed
 from kb.gaps import CONSOLE_DENIED, GapToAssign, assign_gap, may_use_console, open_gaps
 from kb.health import HealthReport, community_health
-from kb.models import Community, Person, utcnow
+from kb.models import Person, utcnow
 from kb.search_log import failed_searches, prune
 from kb.settings import Settings
 from search.engine import SearchEngine
 from search.gaps import find_gaps, gap_of_texts, unanswered_problems
-from web.auth import FormWriterDep, SignedInDep
+from web.auth import FormWriterDep, SignedInDep, VisibilityDep
 from web.charts import bar_chart, line_chart, sparkline
 from web.deps import EngineDep, SessionDep
 from web.templating import templates
@@ -60,6 +61,7 @@ def console_page(
     request: Request,
     person: SignedInDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     engine: EngineDep,
     community: str | None = None,
     weeks: Annotated[int, Query(ge=1, le=104)] = 8,
@@ -71,10 +73,29 @@ def console_page(
     now = utcnow()
     since = now - timedelta(weeks=weeks)
     prune(session, settings.search_log_days, now=now)
-    report = community_health(session, since=since, community=community, now=now)
-    gaps = find_gaps(engine, session, settings, since=since, community=community, now=now)
+    if community is not None and not community_visible(session, community, visibility):
+        raise HTTPException(404, f"no community has the id {community!r}")
+    report = community_health(
+        session, since=since, community=community, now=now, visibility=visibility
+    )
+    gaps = find_gaps(
+        engine,
+        session,
+        settings,
+        since=since,
+        community=community,
+        now=now,
+        visibility=visibility,
+    )
     assigned = open_gaps(session)
-    failed = failed_searches(session, settings.failed_search_similarity, since, community, now=now)
+    failed = failed_searches(
+        session,
+        settings.failed_search_similarity,
+        since,
+        community,
+        now=now,
+        visibility=visibility,
+    )
     context = {
         "report": report,
         "charts": health_charts(report),
@@ -83,8 +104,8 @@ def console_page(
         "assigned": assigned,
         "topics": [gap for gap in gaps if gap.size > 1][:3],
         "failed": list(reversed(failed))[:15],
-        "unanswered": unanswered_problems(session, since, community)[:15],
-        "communities": list(session.scalars(select(Community).order_by(Community.name))),
+        "unanswered": unanswered_problems(session, since, community, visibility)[:15],
+        "communities": visible_communities(session, visibility),
         "people": list(session.scalars(select(Person).order_by(Person.name))),
         "community": community,
         "weeks": weeks,

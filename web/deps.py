@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kb.browse import entry_by_external_id
 from kb.models import Article, Entry, Routing
+from kb.visibility import Visibility
 from search.engine import SearchEngine
 
 
@@ -42,22 +43,24 @@ MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
-def entry_or_404(session: Session, external_id: str) -> Entry:
-    entry = entry_by_external_id(session, external_id)
+def entry_or_404(session: Session, external_id: str, visibility: Visibility) -> Entry:
+    """The entry, if the viewer may see it. One they may not (a members-only community's)
+    gets the same 404 as one that does not exist, so its id tells nothing."""
+    entry = entry_by_external_id(session, external_id, visibility)
     if entry is None:
         raise HTTPException(404, f"no entry has the id {external_id!r}")
     return entry
 
 
-def article_or_404(session: Session, external_id: str) -> Article:
-    article = session.get(Article, entry_or_404(session, external_id).id)
+def article_or_404(session: Session, external_id: str, visibility: Visibility) -> Article:
+    article = session.get(Article, entry_or_404(session, external_id, visibility).id)
     if article is None:
         raise HTTPException(404, f"{external_id} is not a repertoire article")
     return article
 
 
-def routing_or_404(session: Session, routing_id: int) -> Routing:
+def routing_or_404(session: Session, routing_id: int, visibility: Visibility) -> Routing:
     routing = session.get(Routing, routing_id)
-    if routing is None:
+    if routing is None or not visibility.can_see(routing.problem):
         raise HTTPException(404, f"no request has the id {routing_id}")
     return routing

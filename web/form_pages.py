@@ -11,12 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from kb import contributions as kb_write
 from kb.entry_schema import EntryDraft, parse_tags
 from kb.errors import InvalidContribution, NotAllowed
-from kb.models import Comment, Entry, FeedbackKind
-from web.auth import FormWriterDep, SignedInDep, visitor_key
+from kb.models import Comment, Entry, FeedbackKind, Person
+from kb.visibility import Visibility
+from web.auth import FormWriterDep, SignedInDep, VisibilityDep, visitor_key
 from web.deps import FormText, RowId, SessionDep, entry_or_404
 from web.pages import capture_context, entry_context
 from web.templating import templates
@@ -49,6 +51,7 @@ def post_problem(
     request: Request,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     form: EntryFormDep,
 ) -> Response:
     try:
@@ -56,7 +59,7 @@ def post_problem(
             session, person, form.draft(), form.community or None, visitor_key(request)
         )
     except InvalidContribution as error:
-        return _form_again(request, session, person, "ask.html", form, error)
+        return _form_again(request, session, visibility, person, "ask.html", form, error)
     return _to_entry(problem)
 
 
@@ -65,25 +68,27 @@ def post_practice(
     request: Request,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     form: EntryFormDep,
 ) -> Response:
     try:
         practice = kb_write.capture_practice(session, person, form.draft(), form.community or None)
     except InvalidContribution as error:
-        return _form_again(request, session, person, "capture.html", form, error)
+        return _form_again(request, session, visibility, person, "capture.html", form, error)
     return _to_entry(practice)
 
 
 def _form_again(
     request: Request,
-    session: SessionDep,
-    person: FormWriterDep,
+    session: Session,
+    visibility: Visibility,
+    person: Person,
     template: str,
     form: EntryForm,
     error: Exception,
 ) -> Response:
     """The same form, with the reason and everything the person typed."""
-    context = capture_context(session, person, form.model_dump(), str(error))
+    context = capture_context(session, person, visibility, form.model_dump(), str(error))
     return templates.TemplateResponse(request, template, context, status_code=422)
 
 
@@ -93,20 +98,25 @@ def post_solution(
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     body: FormText = "",
     title: FormText = "",
 ) -> Response:
-    problem = entry_or_404(session, external_id)
+    problem = entry_or_404(session, external_id, visibility)
     try:
         solution = kb_write.add_solution(session, person, problem, EntryDraft(title, body))
     except InvalidContribution as error:
-        return _entry_with_error(request, session, person, problem, error, solution=body)
+        return _entry_with_error(
+            request, session, visibility, person, problem, error, solution=body
+        )
     return _to_entry(problem, solution.external_id)
 
 
 @router.post("/entries/{external_id}/accept")
-def post_accept(external_id: str, person: FormWriterDep, session: SessionDep) -> Response:
-    solution = entry_or_404(session, external_id)
+def post_accept(
+    external_id: str, person: FormWriterDep, session: SessionDep, visibility: VisibilityDep
+) -> Response:
+    solution = entry_or_404(session, external_id, visibility)
     problem = kb_write.accept_solution(session, person, solution)
     return _to_entry(problem, solution.external_id)
 
@@ -117,10 +127,11 @@ def post_feedback(
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     kind: FormText,
     reason: FormText = "",
 ) -> Response:
-    entry = entry_or_404(session, external_id)
+    entry = entry_or_404(session, external_id, visibility)
     try:
         feedback_kind = FeedbackKind(kind)
     except ValueError:
@@ -131,7 +142,7 @@ def post_feedback(
         kb_write.record_feedback(session, person, entry, feedback_kind, reason)
     except InvalidContribution as error:
         page = entry.solves or entry
-        return _entry_with_error(request, session, person, page, error, flag=reason)
+        return _entry_with_error(request, session, visibility, person, page, error, flag=reason)
     if entry.solves is not None:
         return _to_entry(entry.solves, entry.external_id)
     return _to_entry(entry)
@@ -143,22 +154,23 @@ def post_comment(
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     body: FormText = "",
 ) -> Response:
-    entry = entry_or_404(session, external_id)
+    entry = entry_or_404(session, external_id, visibility)
     try:
         comment = kb_write.add_comment(session, person, entry, body)
     except InvalidContribution as error:
-        return _entry_with_error(request, session, person, entry, error, comment=body)
+        return _entry_with_error(request, session, visibility, person, entry, error, comment=body)
     return _to_entry(entry, f"comment-{comment.id}")
 
 
 @router.post("/comments/{comment_id}/solution")
 def post_comment_to_solution(
-    comment_id: RowId, person: FormWriterDep, session: SessionDep
+    comment_id: RowId, person: FormWriterDep, session: SessionDep, visibility: VisibilityDep
 ) -> Response:
     comment = session.get(Comment, comment_id)
-    if comment is None:
+    if comment is None or not visibility.can_see(comment.entry):
         raise HTTPException(404, f"no comment has the id {comment_id}")
     solution = kb_write.comment_to_solution(session, person, comment)
     return _to_entry(comment.entry, solution.external_id)
@@ -166,9 +178,13 @@ def post_comment_to_solution(
 
 @router.get("/entries/{external_id}/edit", response_class=HTMLResponse, name="edit_page")
 def edit_page(
-    request: Request, external_id: str, person: SignedInDep, session: SessionDep
+    request: Request,
+    external_id: str,
+    person: SignedInDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> Response:
-    entry = entry_or_404(session, external_id)
+    entry = entry_or_404(session, external_id, visibility)
     if not kb_write.may_edit(person, entry):
         raise NotAllowed("only the author or a knowledge manager can edit this entry")
     form = {"title": entry.title, "body": entry.body, "tags": ", ".join(entry.tags)}
@@ -183,11 +199,12 @@ def post_edit(
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     title: FormText = "",
     body: FormText = "",
     tags: FormText = "",
 ) -> Response:
-    entry = entry_or_404(session, external_id)
+    entry = entry_or_404(session, external_id, visibility)
     try:
         kb_write.edit_entry(session, person, entry, EntryDraft(title, body, parse_tags(tags)))
     except InvalidContribution as error:
@@ -200,11 +217,12 @@ def post_edit(
 
 def _entry_with_error(
     request: Request,
-    session: SessionDep,
-    person: FormWriterDep,
+    session: Session,
+    visibility: Visibility,
+    person: Person,
     entry: Entry,
     error: Exception,
     **typed: str,
 ) -> HTMLResponse:
-    context = entry_context(session, entry, person, form=typed, error=str(error))
+    context = entry_context(session, entry, person, visibility, form=typed, error=str(error))
     return templates.TemplateResponse(request, "entry.html", context, status_code=422)

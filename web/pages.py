@@ -6,19 +6,19 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb import browse
 from kb import contributions as kb_write
 from kb.history import events_of
-from kb.models import Community, Entry, Person
+from kb.models import Entry, Person
 from kb.reviews import overdue_articles
 from kb.routing import workers_by_external_id
 from kb.search_log import mark_opened
+from kb.visibility import Visibility
 from search.engine import QueryError
 from search.filters import SearchFilters
-from web.auth import ViewerDep, require_reader, visitor_key
+from web.auth import ViewerDep, VisibilityDep, require_reader, visitor_key
 from web.deps import MAX_ROW_ID, EngineDep, SessionDep, entry_or_404
 from web.repertoire_pages import entry_lifecycle_context
 from web.routing_pages import routing_context
@@ -31,13 +31,13 @@ FACETS = ("kind", "community", "tag", "status")
 
 
 @router.get("/", response_class=HTMLResponse, name="home")
-def home(request: Request, session: SessionDep) -> HTMLResponse:
+def home(request: Request, session: SessionDep, visibility: VisibilityDep) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         "home.html",
         {
-            "problems": browse.recent_problems(session, 12),
-            "communities": browse.community_summaries(session),
+            "problems": browse.recent_problems(session, visibility, 12),
+            "communities": browse.community_summaries(session, visibility),
         },
     )
 
@@ -47,6 +47,7 @@ def search_page(
     request: Request,
     engine: EngineDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     q: str = "",
     kind: str | None = None,
     community: str | None = None,
@@ -69,7 +70,9 @@ def search_page(
     try:
         results = engine.search(
             q,
-            SearchFilters(kind=kind, community=community, tag=tag, status=status),
+            SearchFilters.seen_by(
+                visibility, kind=kind, community=community, tag=tag, status=status
+            ),
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
             with_facets=True,
@@ -114,23 +117,24 @@ def entry_page(
     session: SessionDep,
     engine: EngineDep,
     viewer: ViewerDep,
+    visibility: VisibilityDep,
     external_id: str,
     search_log_id: Annotated[int | None, Query(alias="s", ge=1, le=MAX_ROW_ID)] = None,
 ) -> HTMLResponse:
-    entry = entry_or_404(session, external_id)
+    entry = entry_or_404(session, external_id, visibility)
     if search_log_id is not None:  # opened from a logged search
         mark_opened(session, search_log_id, visitor_key(request), entry.id)
-    context = entry_context(session, entry, viewer)
+    context = entry_context(session, entry, viewer, visibility)
     context.update(routing_context(request, session, engine, entry, viewer))
     context.update(entry_lifecycle_context(session, entry, viewer))
     return templates.TemplateResponse(request, "entry.html", context)
 
 
 def entry_context(
-    session: Session, entry: Entry, viewer: Person | None, **extra: Any
+    session: Session, entry: Entry, viewer: Person | None, visibility: Visibility, **extra: Any
 ) -> dict[str, Any]:
     """What the entry page shows; form handlers reuse it to show an error in place."""
-    solutions = browse.solutions_of(session, entry) if entry.kind == "problem" else []
+    solutions = browse.solutions_of(session, entry, visibility) if entry.kind == "problem" else []
     return {
         "entry": entry,
         "problem": entry.solves,
@@ -150,8 +154,10 @@ def entry_context(
 
 
 @router.get("/entries/{external_id}/revisions", response_class=HTMLResponse, name="revisions_page")
-def revisions_page(request: Request, session: SessionDep, external_id: str) -> HTMLResponse:
-    entry = entry_or_404(session, external_id)
+def revisions_page(
+    request: Request, session: SessionDep, visibility: VisibilityDep, external_id: str
+) -> HTMLResponse:
+    entry = entry_or_404(session, external_id, visibility)
     revisions = kb_write.revisions_of(session, entry)
     changes = [
         (revision, revision_diff(previous, revision))
@@ -178,21 +184,15 @@ def revision_diff(previous: Any, revision: Any) -> list[str]:
 
 
 @router.get("/people/{handle}", response_class=HTMLResponse, name="person_page")
-def person_page(request: Request, session: SessionDep, handle: str) -> HTMLResponse:
-    record = browse.person_record(session, handle)
+def person_page(
+    request: Request, session: SessionDep, visibility: VisibilityDep, handle: str
+) -> HTMLResponse:
+    record = browse.person_record(session, handle, visibility)
     if record is None:
         raise HTTPException(404, f"nobody has the id {handle!r}")
-    return templates.TemplateResponse(request, "person.html", {"record": record})
-
-
-@router.get("/communities/{slug}", response_class=HTMLResponse, name="community_page_view")
-def community_page_view(request: Request, session: SessionDep, slug: str) -> HTMLResponse:
-    found = browse.community_page(session, slug)
-    if found is None:
-        raise HTTPException(404, f"no community has the id {slug!r}")
-    community, entries, members = found
+    communities = browse.visible_community_slugs(session, record.person, visibility)
     return templates.TemplateResponse(
-        request, "community.html", {"community": community, "entries": entries, "members": members}
+        request, "person.html", {"record": record, "communities": communities}
     )
 
 
@@ -201,22 +201,31 @@ def ask_page(
     request: Request,
     session: SessionDep,
     viewer: ViewerDep,
+    visibility: VisibilityDep,
     title: Annotated[str, Query(max_length=500)] = "",
 ) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, "ask.html", capture_context(session, viewer, {"title": title})
+        request, "ask.html", capture_context(session, viewer, visibility, {"title": title})
     )
 
 
 @router.get("/capture", response_class=HTMLResponse, name="capture_page")
-def capture_page(request: Request, session: SessionDep, viewer: ViewerDep) -> HTMLResponse:
-    return templates.TemplateResponse(request, "capture.html", capture_context(session, viewer, {}))
+def capture_page(
+    request: Request, session: SessionDep, viewer: ViewerDep, visibility: VisibilityDep
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "capture.html", capture_context(session, viewer, visibility, {})
+    )
 
 
 def capture_context(
-    session: Session, viewer: Person | None, form: dict[str, str], error: str | None = None
+    session: Session,
+    viewer: Person | None,
+    visibility: Visibility,
+    form: dict[str, str],
+    error: str | None = None,
 ) -> dict[str, Any]:
-    communities = list(session.scalars(select(Community).order_by(Community.name)))
+    communities = browse.visible_communities(session, visibility)
     home = viewer.communities[0] if viewer is not None and viewer.communities else "general"
     return {
         "form": {"community": home, **form},

@@ -10,12 +10,14 @@ from sqlalchemy import select
 from kb import collections as kb_collections
 from kb import repertoire as kb_repertoire
 from kb import reviews as kb_reviews
+from kb.browse import visible_communities
 from kb.entry_schema import parse_tags
 from kb.errors import InvalidContribution
 from kb.lifecycle import change_state
-from kb.models import Collection, Community, Entry, Person
+from kb.models import Collection, Entry, Person
 from kb.permissions import Action, allowed, require
-from web.auth import FormWriterDep, ReaderDep, SignedInDep
+from kb.visibility import Visibility, visibility_for
+from web.auth import FormWriterDep, ReaderDep, SignedInDep, VisibilityDep
 from web.deps import FormText, RowId, SessionDep, article_or_404, entry_or_404
 from web.templating import templates
 
@@ -23,14 +25,18 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/repertoire", response_class=HTMLResponse, name="repertoire_page")
-def repertoire_page(request: Request, viewer: ReaderDep, session: SessionDep) -> Response:
+def repertoire_page(
+    request: Request, viewer: ReaderDep, session: SessionDep, visibility: VisibilityDep
+) -> Response:
     managing = viewer is not None and allowed(viewer, Action.PROMOTE)
     context: dict[str, Any] = {
-        "articles": kb_repertoire.repertoire(session),
+        "articles": kb_repertoire.repertoire(session, visibility),
         "collections": list(session.scalars(select(Collection).order_by(Collection.title))),
         "managing": managing,
-        "candidates": kb_repertoire.promotion_candidates(session) if managing else [],
-        "duplicates": kb_repertoire.near_duplicate_solutions(session) if managing else [],
+        "candidates": kb_repertoire.promotion_candidates(session, visibility) if managing else [],
+        "duplicates": (
+            kb_repertoire.near_duplicate_solutions(session, visibility) if managing else []
+        ),
         "is_overdue": kb_reviews.is_overdue,
     }
     return templates.TemplateResponse(request, "repertoire.html", context)
@@ -38,10 +44,14 @@ def repertoire_page(request: Request, viewer: ReaderDep, session: SessionDep) ->
 
 @router.get("/repertoire/new", response_class=HTMLResponse, name="new_article_page")
 def new_article_page(
-    request: Request, person: SignedInDep, session: SessionDep, source: str = ""
+    request: Request,
+    person: SignedInDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+    source: str = "",
 ) -> Response:
     require(person, Action.PROMOTE)
-    sources = [entry_or_404(session, s) for s in source.split(",") if s.strip()]
+    sources = [entry_or_404(session, s, visibility) for s in source.split(",") if s.strip()]
     form: dict[str, str] = {"sources": ",".join(s.external_id for s in sources)}
     if sources:
         first = sources[0]
@@ -67,7 +77,7 @@ def _article_form(
         "form": form,
         "error": error,
         "sections": kb_repertoire.SECTIONS,
-        "communities": list(session.scalars(select(Community).order_by(Community.name))),
+        "communities": visible_communities(session, visibility_for(session, person)),
         "people": list(session.scalars(select(Person).order_by(Person.name))),
         "me": person,
         "default_interval": request.app.state.settings.review_interval_days,
@@ -76,11 +86,13 @@ def _article_form(
 
 
 @router.post("/repertoire/new", response_class=HTMLResponse)
-async def post_article(request: Request, person: FormWriterDep, session: SessionDep) -> Response:
+async def post_article(
+    request: Request, person: FormWriterDep, session: SessionDep, visibility: VisibilityDep
+) -> Response:
     form = {key: str(value) for key, value in (await request.form()).items()}
     try:
         sources = [
-            entry_or_404(session, s.strip())
+            entry_or_404(session, s.strip(), visibility)
             for s in form.get("sources", "").split(",")
             if s.strip()
         ]
@@ -110,22 +122,28 @@ def post_state(
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     to: FormText = "",
     note: FormText = "",
 ) -> Response:
-    entry = change_state(session, person, entry_or_404(session, external_id), to, note)
+    entry = change_state(session, person, entry_or_404(session, external_id, visibility), to, note)
     return RedirectResponse(f"/entries/{entry.external_id}", status_code=303)
 
 
 @router.get("/reviews", response_class=HTMLResponse, name="reviews_page")
 def reviews_page(
-    request: Request, person: SignedInDep, session: SessionDep, owner: str = ""
+    request: Request,
+    person: SignedInDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+    owner: str = "",
 ) -> Response:
     owner_person = session.scalar(select(Person).where(Person.handle == owner)) if owner else None
     queue = kb_reviews.review_queue(
         session,
         due_within_days=request.app.state.settings.review_due_soon_days,
         owner=owner_person,
+        visibility=visibility,
     )
     by_owner: dict[str, list[kb_reviews.QueueItem]] = {}
     for item in queue:
@@ -144,19 +162,24 @@ def post_review(
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     outcome: FormText = "",
     note: FormText = "",
 ) -> Response:
-    article = article_or_404(session, external_id)
+    article = article_or_404(session, external_id, visibility)
     kb_reviews.record_review(session, person, article, outcome, note)
     return RedirectResponse("/reviews", status_code=303)
 
 
 @router.post("/entries/{external_id}/flag-review")
 def post_flag_review(
-    external_id: str, person: FormWriterDep, session: SessionDep, reason: FormText = ""
+    external_id: str,
+    person: FormWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+    reason: FormText = "",
 ) -> Response:
-    article = article_or_404(session, external_id)
+    article = article_or_404(session, external_id, visibility)
     kb_reviews.flag_for_review(session, person, article, reason)
     return RedirectResponse(f"/entries/{external_id}", status_code=303)
 
@@ -179,6 +202,7 @@ def post_collection(
     request: Request,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     title: FormText = "",
     introduction: FormText = "",
     entries: FormText = "",
@@ -191,7 +215,7 @@ def post_collection(
         "questions": questions,
     }
     try:
-        chosen = [entry_or_404(session, e) for e in entries.replace(",", " ").split()]
+        chosen = [entry_or_404(session, e, visibility) for e in entries.replace(",", " ").split()]
         collection = kb_collections.create_collection(
             session,
             person,
@@ -215,41 +239,53 @@ def _collection(session: SessionDep, collection_id: int) -> Collection:
     return collection
 
 
-def _booklet_context(collection: Collection) -> dict[str, Any]:
+def _booklet_context(collection: Collection, visibility: Visibility) -> dict[str, Any]:
+    items = kb_collections.visible_items(collection, visibility)
     return {
         "collection": collection,
+        "items": items,
         "accepted": {
-            item.entry.id: [s for s in item.entry.solutions if s.accepted]
-            for item in collection.items
+            item.entry.id: [s for s in item.entry.solutions if s.accepted] for item in items
         },
     }
 
 
 @router.get("/collections/{collection_id}", response_class=HTMLResponse, name="collection_page")
 def collection_page(
-    request: Request, collection_id: RowId, _reader: ReaderDep, session: SessionDep
+    request: Request,
+    collection_id: RowId,
+    _reader: ReaderDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> Response:
-    context = _booklet_context(_collection(session, collection_id))
+    context = _booklet_context(_collection(session, collection_id), visibility)
     return templates.TemplateResponse(request, "collection.html", context)
 
 
 @router.get("/collections/{collection_id}/booklet.html", response_class=HTMLResponse)
 def booklet_html(
-    request: Request, collection_id: RowId, _reader: ReaderDep, session: SessionDep
+    request: Request,
+    collection_id: RowId,
+    _reader: ReaderDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
 ) -> Response:
     """A standalone page (styles inline, no links to this server) to save, print or mail."""
     collection = _collection(session, collection_id)
-    response = templates.TemplateResponse(request, "booklet.html", _booklet_context(collection))
+    context = _booklet_context(collection, visibility)
+    response = templates.TemplateResponse(request, "booklet.html", context)
     filename = f"booklet-{collection.id}.html"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 
 
 @router.get("/collections/{collection_id}/booklet.md")
-def booklet_markdown(collection_id: RowId, _reader: ReaderDep, session: SessionDep) -> Response:
+def booklet_markdown(
+    collection_id: RowId, _reader: ReaderDep, session: SessionDep, visibility: VisibilityDep
+) -> Response:
     collection = _collection(session, collection_id)
     return PlainTextResponse(
-        kb_collections.booklet_markdown(collection),
+        kb_collections.booklet_markdown(collection, visibility),
         media_type="text/markdown; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="booklet-{collection.id}.md"'},
     )

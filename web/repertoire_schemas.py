@@ -4,8 +4,10 @@ collections."""
 from pydantic import BaseModel, Field
 
 from kb import repertoire as kb_repertoire
+from kb.collections import visible_items
 from kb.entry_schema import MAX_TAGS, MAX_TITLE_CHARS
 from kb.models import Article, Collection
+from kb.visibility import Visibility
 from web.timestamps import UtcDateTime
 
 
@@ -119,12 +121,12 @@ class CollectionOut(BaseModel):
     booklet_markdown: str
 
     @classmethod
-    def from_collection(cls, collection: Collection) -> "CollectionOut":
+    def from_collection(cls, collection: Collection, visibility: Visibility) -> "CollectionOut":
         return cls(
             id=collection.id,
             title=collection.title,
             introduction=collection.introduction,
-            entries=[item.entry.external_id for item in collection.items],
+            entries=[item.entry.external_id for item in visible_items(collection, visibility)],
             questions=list(collection.questions),
             booklet_html=f"/collections/{collection.id}/booklet.html",
             booklet_markdown=f"/collections/{collection.id}/booklet.md",

@@ -13,7 +13,7 @@ from kb.models import EmailSetting, Entry, Person
 from kb.notifications import notifications_of
 from search.routing import advise, next_person
 from web.api_routing import chosen_experts
-from web.auth import FormWriterDep, SignedInDep
+from web.auth import FormWriterDep, SignedInDep, VisibilityDep
 from web.deps import EngineDep, FormText, RowId, SessionDep, entry_or_404, routing_or_404
 from web.templating import templates
 
@@ -53,11 +53,12 @@ def post_route(
     external_id: str,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     engine: EngineDep,
     people: Annotated[list[str], Form()],
     note: FormText = "",
 ) -> Response:
-    problem = entry_or_404(session, external_id)
+    problem = entry_or_404(session, external_id, visibility)
     settings = request.app.state.settings
     advice = advise(
         engine,
@@ -97,8 +98,10 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
 
 
 @router.post("/routings/{routing_id}/take")
-def post_take(routing_id: RowId, person: FormWriterDep, session: SessionDep) -> Response:
-    routing = routing_or_404(session, routing_id)
+def post_take(
+    routing_id: RowId, person: FormWriterDep, session: SessionDep, visibility: VisibilityDep
+) -> Response:
+    routing = routing_or_404(session, routing_id, visibility)
     kb_routing.take(session, person, routing)
     return RedirectResponse(f"/entries/{routing.problem.external_id}", status_code=303)
 
@@ -108,10 +111,11 @@ def post_decline(
     routing_id: RowId,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     engine: EngineDep,
     note: FormText = "",
 ) -> Response:
-    routing = routing_or_404(session, routing_id)
+    routing = routing_or_404(session, routing_id, visibility)
     successor = next_person(engine, session, routing.problem)
     kb_routing.decline(session, person, routing, note, successor)
     return RedirectResponse("/inbox", status_code=303)
@@ -122,10 +126,11 @@ def post_pass(
     routing_id: RowId,
     person: FormWriterDep,
     session: SessionDep,
+    visibility: VisibilityDep,
     to: FormText = "",
     note: FormText = "",
 ) -> Response:
-    kb_routing.pass_to(session, person, routing_or_404(session, routing_id), to, note)
+    kb_routing.pass_to(session, person, routing_or_404(session, routing_id, visibility), to, note)
     return RedirectResponse("/inbox", status_code=303)
 
 

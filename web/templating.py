@@ -24,6 +24,9 @@ def page_context(request: Request) -> dict[str, Any]:
         "csrf_token": lambda: csrf_token(request),
         "public_read": request.app.state.settings.public_read,
         "demo_password": getattr(request.app.state, "demo_password", ""),
+        # The sign-in page's choices (web/sso.py).
+        "sso_button_label": getattr(request.app.state, "sso_button_label", None),
+        "password_sign_in": request.app.state.settings.password_sign_in,
     }
 
 

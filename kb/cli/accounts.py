@@ -17,6 +17,7 @@ from kb.accounts import (
     revoke_token,
 )
 from kb.models import Person
+from kb.sso_accounts import link_identity, people_with_sso
 
 ROLE_NAMES = ", ".join(role.value for role in Role)
 
@@ -95,11 +96,46 @@ def user_list() -> None:
             click.echo("Nobody yet. Add someone with: kb user add NAME --role worker")
             return
         width = max(len(p.handle) for p in people)
+        by_sso = people_with_sso(session)
         click.echo(f"{'user'.ljust(width)}  sign-in  roles")
         for person in people:
-            can_sign_in = "yes" if person.password_hash else "no"
+            can_sign_in = "yes" if person.password_hash else "sso" if person.id in by_sso else "no"
             roles = ", ".join(person.roles) or "-"
             click.echo(f"{person.handle.ljust(width)}  {can_sign_in.ljust(7)}  {roles}")
+
+
+@user_group.command("link")
+@click.argument("name")
+@click.option(
+    "--subject",
+    required=True,
+    help="The person's subject (`sub` claim) at the provider, e.g. their user id in Keycloak.",
+)
+@click.option("--issuer", default=None, help="The provider's issuer URL [default: KB_OIDC_ISSUER].")
+def user_link(name: str, subject: str, issuer: str | None) -> None:
+    """Let the existing person NAME sign in through single sign-on as SUBJECT: their first
+    sign-on then lands on this account (groups applied) instead of creating a new one.
+
+    \b
+    Example:
+      kb user link anna.berg --subject 2f1c9a7e-0d4b-4c1e-9a55-3e0f1b7c8d21
+    """
+    from sqlalchemy import select
+
+    context = _context()
+    issuer = issuer or context.settings.oidc_issuer
+    if not issuer:
+        raise click.ClickException("which provider? Set KB_OIDC_ISSUER or pass --issuer URL")
+    with context.database.session() as session:
+        person = session.scalar(select(Person).where(Person.handle == canonical_handle(name)))
+        if person is None:
+            raise click.ClickException(f"nobody has the user name {name!r} (see kb user list)")
+        try:
+            created = link_identity(session, person, issuer, subject)
+        except AccountError as error:
+            raise click.ClickException(str(error)) from None
+        already = "" if created else " (already linked)"
+        click.echo(f"{person.handle} signs in through {issuer.rstrip('/')} as {subject}{already}.")
 
 
 @click.group("token")

@@ -6,6 +6,7 @@ FAISS, the web app) are imported inside the functions that need them, so that
 `kb --help` and the small commands start in a fraction of a second."""
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -18,6 +19,7 @@ from kb.notification_email import email_notifications
 from kb.notifications import notify_followers
 from kb.notify import send_routing_emails
 from kb.settings import Settings
+from kb.webhook_events import queue_webhook_deliveries
 
 
 class Context:
@@ -25,6 +27,7 @@ class Context:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.queued_deliveries: list[int] = []
 
     @cached_property
     def database(self) -> Database:
@@ -34,7 +37,22 @@ class Context:
         send_routing_emails(database.subscribers, self.settings, database)
         notify_followers(database.subscribers, self.settings, database)
         email_notifications(database.subscribers, self.settings, database)
+        queue_webhook_deliveries(
+            database.subscribers, self.settings, database, on_queued=self.queued_deliveries.extend
+        )
         return database
+
+    def close(self) -> None:
+        """When the command ends: send the webhook deliveries it queued, once each. No new
+        attempt starts after KB_WEBHOOK_TIMEOUT_SECONDS (and each ends within it); what
+        failed or was left is retried by `kb serve` or `kb webhook deliver`."""
+        if not self.queued_deliveries:
+            return
+        from kb.webhook_delivery import deliver_all_due
+
+        queued, self.queued_deliveries = self.queued_deliveries, []
+        deadline = time.monotonic() + self.settings.webhook_timeout_seconds
+        deliver_all_due(self.database, self.settings, ids=queued, deadline=deadline)
 
     @cached_property
     def embedder(self) -> Any:
@@ -56,6 +74,7 @@ def known_errors() -> tuple[type[Exception], ...]:
     from indexer.vectors.saved_index import IndexModelMismatch, IndexUnreadable
     from kb.database import SchemaOutdated
     from kb.sources import ImportRejected
+    from kb.sso_groups import SsoSettingsError
     from search.engine import QueryError
 
     return (
@@ -65,6 +84,7 @@ def known_errors() -> tuple[type[Exception], ...]:
         IndexUnreadable,
         ModelNotFound,
         SchemaOutdated,
+        SsoSettingsError,
     )
 
 

@@ -3,16 +3,19 @@
 import click
 
 from kb.cli.accounts import token_group, user_group
+from kb.cli.community import community_group
 from kb.cli.context import Context
 from kb.cli.corpus import demo_command, import_command, reindex_command, remove_command
 from kb.cli.db import backup_command, db_group, doctor_command, restore_command, status_command
 from kb.cli.digest import digest_command
 from kb.cli.export import export_group
 from kb.cli.report import report_command
+from kb.cli.reviews import reviews_group
 from kb.cli.routing import escalate_command
 from kb.cli.searching import eval_command, experts_command, search_command
 from kb.cli.serve import serve_command
 from kb.cli.tune import tune_group
+from kb.cli.webhooks import webhook_group
 from kb.settings import Settings
 
 
@@ -32,6 +35,7 @@ def main(ctx: click.Context) -> None:
       kb serve                 open http://127.0.0.1:8000
     """
     ctx.obj = Context(Settings())
+    ctx.call_on_close(ctx.obj.close)  # sends the webhook deliveries the command queued
 
 
 for command in (
@@ -48,6 +52,7 @@ for command in (
     export_group,
     user_group,
     token_group,
+    community_group,
     escalate_command,
     digest_command,
     db_group,
@@ -55,5 +60,7 @@ for command in (
     doctor_command,
     backup_command,
     restore_command,
+    webhook_group,
+    reviews_group,
 ):
     main.add_command(command)

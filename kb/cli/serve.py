@@ -36,6 +36,7 @@ def serve_command(
         return
     import uvicorn
 
+    check_sso_settings(context)  # a bad setting stops here, before the workers start
     context.database.dispose()  # created or checked here once: refuses an old schema
     config = uvicorn.Config(
         "web.app:create_app",
@@ -76,3 +77,10 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
     if not allowed:
         return {"proxy_headers": False}
     return {"proxy_headers": True, "forwarded_allow_ips": allowed}
+
+
+def check_sso_settings(context: Context) -> None:
+    from kb.sso_settings import sso_settings
+
+    with clear_errors(), context.database.session() as session:
+        sso_settings(context.settings, session)

@@ -5,6 +5,8 @@
   const body = document.getElementById("ask-body");
   const target = document.getElementById("similar-results");
   const expertTarget = document.getElementById("expert-results");
+  const peek = document.getElementById("similar-peek");
+  const PEEK_SIZE = 2;
   let timer = null;
   let latest = 0;
 
@@ -21,7 +23,29 @@
     return node;
   }
 
+  function caseUrl(item, data) {
+    return "/entries/" + encodeURIComponent(item.id) + (data.log_id ? "?s=" + data.log_id : "");
+  }
+
+  // The closest cases in one line each, under the title field (shown on phones only, by
+  // kb.css), with a link down to all of them and to the people who solved them.
+  function renderPeek(data) {
+    if (!peek) return;
+    peek.replaceChildren();
+    if (!data.cases.length) return;
+    const list = element("ul");
+    for (const item of data.cases.slice(0, PEEK_SIZE)) {
+      const line = element("li");
+      line.append(element("span", "badge badge-" + item.status, item.status), " ", link(caseUrl(item, data), item.title));
+      list.append(line);
+    }
+    const count = data.cases.length;
+    const more = count === 1 ? "This case and who solved it ↓" : "All " + count + " similar cases and who solved them ↓";
+    peek.append(list, link("#similar", more));
+  }
+
   function render(data) {
+    renderPeek(data);
     target.replaceChildren();
     if (!data.cases.length) {
       target.append(element("p", "empty", "Nothing similar yet. Keep describing, or post it: it will stay open for the community."));
@@ -31,7 +55,7 @@
       const card = element("article", "case");
       const head = element("h3");
       head.append(element("span", "badge badge-" + item.status, item.status), " ",
-                  link("/entries/" + encodeURIComponent(item.id) + (data.log_id ? "?s=" + data.log_id : ""), item.title));
+                  link(caseUrl(item, data), item.title));
       card.append(head);
       card.append(element("p", "snippet", item.snippet));
       if (item.accepted_solution) {
