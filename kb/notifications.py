@@ -18,7 +18,6 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from kb.accounts import set_email_address
 from kb.announcements import (
     EntrySaved,
     NotificationsCreated,
@@ -227,12 +226,3 @@ def set_email_setting(session: Session, person: Person, setting: EmailSetting | 
         raise InvalidContribution(f"e-mail notifications are {choices}; not {setting!r}") from None
     with write(session):
         person.notification_email = chosen
-
-
-def set_notification_email(
-    session: Session, person: Person, address: str | None, setting: EmailSetting | str
-) -> None:
-    """Where notifications are e-mailed and when, in one write: both are saved or neither."""
-    with write(session):
-        set_email_address(session, person, address)
-        set_email_setting(session, person, setting)

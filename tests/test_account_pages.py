@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from kb.accounts import MAX_TOKEN_LABEL_CHARS
+from kb.models import Person
 from kb.sign_in_throttle import SignInThrottle
 from tests.conftest import copy_home, make_settings
 from tests.web_helpers import DEMO_PASSWORD, SignedIn, csrf_from, sign_in
@@ -19,10 +21,30 @@ NEW_PASSWORD = "a new and longer password"
 
 
 @pytest.fixture(scope="module")
-def app(demo_people_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+def home(demo_people_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("account") / "kb-home"
     copy_home(demo_people_home, home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def app(home: Path) -> Iterator[FastAPI]:
     with TestClient(create_app(make_settings(home))) as client:
+        yield client.app  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def sso_app(home: Path) -> Iterator[FastAPI]:
+    """The same knowledge base where single sign-on joins accounts by e-mail and password
+    sign-in is off (people still hold their sessions and tokens)."""
+    settings = make_settings(
+        home,
+        oidc_issuer="https://id.example.org",  # never reached: nobody signs on here
+        oidc_client_id="kb",
+        oidc_link_verified_email=True,
+        password_sign_in=False,
+    )
+    with TestClient(create_app(settings)) as client:
         yield client.app  # type: ignore[misc]
 
 
@@ -32,6 +54,8 @@ class Browser(SignedIn):
     def form(self, path: str, **fields: str) -> object:
         page = self.client.get("/account")
         data = {"csrf_token": csrf_from(page.text), **fields}
+        if "email" in fields:  # as the page's form sends it, while the address is on it
+            data["has_email"] = "1"
         return self.client.post(path, data=data, follow_redirects=False)
 
     def page(self) -> str:
@@ -222,6 +246,58 @@ def test_refused_notification_settings_say_why_and_save_neither(
     assert refused.status_code == 422 and reason in refused.text
     settings = mateo.client.get("/api/me/settings").json()
     assert settings["email"] is None and settings["notification_email"] == "immediately"
+
+
+def test_an_address_another_account_has_is_refused(app: FastAPI) -> None:
+    grace, priya = Browser(app, "grace.okafor"), Browser(app, "priya.nair")
+    assert grace.put("/api/me/email", {"email": "grace@example.org"}).status_code == 200
+    refused = priya.form("/account/notifications", email="Grace@Example.org", setting="daily")
+    assert refused.status_code == 422
+    assert "Another account has the e-mail address Grace@Example.org." in refused.text
+    api = priya.put("/api/me/email", {"email": "grace@example.org"})
+    assert api.status_code == 422 and "another account" in api.json()["error"]["message"]
+    assert priya.client.get("/api/me/settings").json()["notification_email"] == "immediately"
+
+
+def test_when_sign_on_joins_accounts_by_e_mail_people_cannot_set_their_own(
+    app: FastAPI, sso_app: FastAPI
+) -> None:
+    """Else anyone could put a new colleague's address on their own account and have that
+    colleague's first sign-on land there."""
+    # Signed in with a password before it was turned off; the session still holds.
+    cookies = Browser(app, "jonas.weber").client.cookies
+    jonas = Browser.__new__(Browser)
+    jonas.client, jonas.handle = TestClient(sso_app, cookies=cookies), "jonas.weber"
+    page = jonas.page()
+    jonas.headers = {"X-CSRF-Token": csrf_from(page)}
+    assert 'name="email"' not in page
+    assert "only an administrator sets addresses" in page
+    assert "Sign-in with a password is turned off here" in page
+    assert 'id="password-form"' not in page
+
+    refused = jonas.form("/account/notifications", email="new.hire@example.org", setting="off")
+    assert refused.status_code == 403 and "only an administrator sets addresses" in refused.text
+    api = jonas.put("/api/me/email", {"email": "new.hire@example.org"})
+    assert api.status_code == 403 and api.json()["error"]["code"] == "not_allowed"
+    saved = jonas.form("/account/notifications", setting="weekly")  # the setting alone: fine
+    assert saved.status_code == 303
+    settings = jonas.client.get("/api/me/settings").json()
+    assert settings["email"] is None and settings["notification_email"] == "weekly"
+
+
+def test_a_person_who_signs_on_keeps_the_providers_address(app: FastAPI) -> None:
+    from kb.sso_accounts import link_identity
+
+    database = app.state.database
+    with database.session() as session:
+        person = session.scalar(select(Person).where(Person.handle == "peter.lindqvist"))
+        assert person is not None
+        link_identity(session, person, "https://id.example.org", "subject-peter")
+    peter = Browser(app, "peter.lindqvist")
+    page = peter.page()
+    assert 'name="email"' not in page and "change it at your provider" in page
+    refused = peter.put("/api/me/email", {"email": "peter@elsewhere.org"})
+    assert refused.status_code == 403 and "provider" in refused.json()["error"]["message"]
 
 
 def test_what_one_follows_is_listed_with_unfollow_buttons(app: FastAPI) -> None:

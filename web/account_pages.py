@@ -23,9 +23,9 @@ from kb.accounts import (
     sign_out_everywhere,
     tokens_of,
 )
-from kb.errors import InvalidContribution
+from kb.errors import InvalidContribution, NotAllowed
 from kb.models import EmailSetting, Person
-from kb.notifications import set_notification_email
+from kb.own_account import email_locked_because, set_own_notification_email
 from kb.routing import set_availability
 from web.auth import (
     ApiWriterDep,
@@ -139,6 +139,7 @@ def account_again(
         "tokens": tokens_of(session, person),
         "followed": follows.followed_by(session, person),
         "email_when": EMAIL_WHEN,
+        "email_locked": email_locked_because(session, person, request.app.state.settings),
         "flash": flash,
         "error": {"section": section, "text": _sentence(error)} if error else None,
         "new_token": new_token,
@@ -240,11 +241,18 @@ def post_notifications(
     request: Request,
     person: FormWriterDep,
     session: SessionDep,
-    email: FormText = "",
     setting: FormText = "",
+    email: FormText = "",
+    has_email: FormText = "",  # the address is not on the form while it is locked
 ) -> Response:
+    settings = request.app.state.settings
+    address = email if has_email else None
     try:
-        set_notification_email(session, person, email, setting)
+        set_own_notification_email(session, person, settings, address, setting)
+    except NotAllowed as refusal:
+        return account_again(
+            request, session, person, section="notifications", error=str(refusal), status=403
+        )
     except (AccountError, InvalidContribution) as refusal:
         return account_again(
             request, session, person, section="notifications", error=str(refusal), status=422

@@ -17,10 +17,10 @@ from kb.accounts import (
     WrongPassword,
     create_token,
     revoke_own_token,
-    set_email_address,
     tokens_of,
 )
 from kb.models import ApiToken, EmailSetting, Person
+from kb.own_account import set_own_email
 from web.auth import ApiWriterDep, SignedInDep
 from web.deps import RowId, SessionDep
 from web.password_change import TooManyAttempts, change_own_password
@@ -104,11 +104,13 @@ def api_settings(person: SignedInDep) -> AccountSettingsOut:
 
 @router.put("/email", response_model=AccountSettingsOut)
 def api_email_address(
-    payload: EmailAddressIn, person: ApiWriterDep, session: SessionDep
+    request: Request, payload: EmailAddressIn, person: ApiWriterDep, session: SessionDep
 ) -> AccountSettingsOut:
-    """Set (or, with null or "", remove) the address notifications are e-mailed to."""
+    """Set (or, with null or "", remove) the address notifications are e-mailed to. A 403
+    when single sign-on decides addresses (the person signs on, or accounts are joined by
+    e-mail); a 422 if it is not an address or another account has it."""
     try:
-        set_email_address(session, person, payload.email)
+        set_own_email(session, person, request.app.state.settings, payload.email)
     except AccountError as refusal:
         raise _refused(refusal) from None
     return AccountSettingsOut.of(person)
