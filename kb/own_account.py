@@ -1,11 +1,13 @@
 """What a person changes about their own account (the account page, /api/me): the
 e-mail address and when notifications are e-mailed, within what single sign-on allows.
 
-An address a person types is not verified. With single sign-on joining accounts by
-e-mail (KB_OIDC_LINK_VERIFIED_EMAIL), kb trusts its accounts' addresses to say whose
-sign-on lands where: a self-set address would let anyone claim a colleague's first
-sign-on. So then only an administrator sets addresses; and the address of a person who
-signs on is the provider's, refreshed at every sign-on."""
+An address a person types is not verified. Once single sign-on is set up, a first
+sign-on looks kb accounts up by e-mail: with KB_OIDC_LINK_VERIFIED_EMAIL on it joins the
+account that has the address, otherwise it is refused (409) while one has it. A self-set
+address would then let anyone have a colleague's first sign-on joined to their own
+account, or keep that colleague from signing on at all. So while single sign-on is set
+up only an administrator sets addresses; and the address of a person who signs on is the
+provider's, refreshed at every sign-on."""
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,9 +28,9 @@ def email_locked_because(session: Session, person: Person, settings: Settings) -
             "your e-mail address comes from single sign-on and is refreshed at every "
             "sign-on: change it at your provider"
         )
-    if settings.oidc_link_verified_email:
+    if settings.oidc_issuer or settings.oidc_discovery_url:
         return (
-            "single sign-on joins accounts by their e-mail address here, so only an "
+            "single sign-on looks accounts up by their e-mail address here, so only an "
             "administrator sets addresses (kb user add NAME --email ADDRESS)"
         )
     return None

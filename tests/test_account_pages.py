@@ -35,8 +35,8 @@ def app(home: Path) -> Iterator[FastAPI]:
 
 @pytest.fixture(scope="module")
 def sso_app(home: Path) -> Iterator[FastAPI]:
-    """The same knowledge base where single sign-on joins accounts by e-mail and password
-    sign-in is off (people still hold their sessions and tokens)."""
+    """The same knowledge base with single sign-on set up and password sign-in off
+    (people still hold their sessions and tokens)."""
     settings = make_settings(
         home,
         oidc_issuer="https://id.example.org",  # never reached: nobody signs on here
@@ -259,11 +259,11 @@ def test_an_address_another_account_has_is_refused(app: FastAPI) -> None:
     assert priya.client.get("/api/me/settings").json()["notification_email"] == "immediately"
 
 
-def test_when_sign_on_joins_accounts_by_e_mail_people_cannot_set_their_own(
+def test_while_single_sign_on_is_set_up_people_cannot_set_their_own_address(
     app: FastAPI, sso_app: FastAPI
 ) -> None:
     """Else anyone could put a new colleague's address on their own account and have that
-    colleague's first sign-on land there."""
+    colleague's first sign-on land there (or refused, 409)."""
     # Signed in with a password before it was turned off; the session still holds.
     cookies = Browser(app, "jonas.weber").client.cookies
     jonas = Browser.__new__(Browser)
