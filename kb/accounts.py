@@ -27,8 +27,20 @@ class AccountError(ValueError):
     """A request about accounts that cannot be done; the message says why."""
 
 
+class WrongPassword(AccountError):
+    """The current password given is not the person's (a changed password needs it)."""
+
+
+class NoSuchToken(AccountError):
+    """No token has that id, or it is someone else's: the two are not told apart."""
+
+
 _hasher = PasswordHasher()
 MIN_PASSWORD_CHARS = 8
+# argon2 takes any length, but nobody types more: a bound keeps a huge one from costing.
+MAX_PASSWORD_CHARS = 1000
+MAX_EMAIL_CHARS = 320  # the column's length
+MAX_TOKEN_LABEL_CHARS = 200  # the column's length
 
 
 def parse_role(text: str) -> Role:
@@ -82,7 +94,34 @@ def has_role(person: Person, *roles: Role) -> bool:
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_CHARS:
         raise AccountError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise AccountError(f"a password has at most {MAX_PASSWORD_CHARS} characters")
     return _hasher.hash(password)
+
+
+def _password_matches(person: Person, password: str) -> bool:
+    if not person.password_hash:
+        return False
+    try:
+        return _hasher.verify(person.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def change_password(session: Session, person: Person, current: str, new: str) -> None:
+    """A new password, given the current one. It ends every session of the person (the
+    caller signs its own session in again at the new generation); API tokens stay."""
+    if not person.password_hash:
+        raise AccountError(
+            "your account has no password to change: an administrator sets one "
+            "with `kb user add NAME`"
+        )
+    new_hash = hash_password(new)  # the rules first: they cost nothing to check
+    if not _password_matches(person, current):
+        raise WrongPassword("that is not your current password")
+    with write(session):
+        person.password_hash = new_hash
+        end_sessions(person)
 
 
 def authenticate(session: Session, handle: str, password: str) -> Person | None:
@@ -114,8 +153,8 @@ def add_user(
 ) -> tuple[Person, bool]:
     """Create a person, or give an existing one (for example an imported author) the roles
     and password. Returns the person and whether they were created."""
-    if email is not None and ("@" not in email or any(c.isspace() for c in email)):
-        raise AccountError(f"{email!r} is not an e-mail address")
+    if email is not None:
+        email = checked_email(email)
     handle = canonical_handle(handle)
     if not handle or any(_is_padding(c) or c == "/" for c in handle):
         raise AccountError(f"{handle!r} cannot be a user name: no spaces or slashes")
@@ -138,6 +177,27 @@ def add_user(
                 end_sessions(person)  # a new password ends the sessions signed in with it
         session.flush()
     return person, created
+
+
+def checked_email(text: str) -> str:
+    """The address as stored, or AccountError saying what is wrong with it. Deliberately
+    loose (one @ with something on both sides, no spaces or control characters): the
+    mail server is the judge of the rest."""
+    address = text.strip()
+    local, at, domain = address.rpartition("@")
+    bad_char = any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in address)
+    if not at or not local or not domain or bad_char:
+        raise AccountError(f"{text!r} is not an e-mail address (name@example.org)")
+    if len(address) > MAX_EMAIL_CHARS:
+        raise AccountError(f"an e-mail address has at most {MAX_EMAIL_CHARS} characters")
+    return address
+
+
+def set_email_address(session: Session, person: Person, text: str | None) -> None:
+    """Where notifications and routed problems are e-mailed; empty or None: nowhere."""
+    address = checked_email(text) if text and text.strip() else None
+    with write(session):
+        person.email = address
 
 
 def sign_out_everywhere(session: Session, person: Person) -> None:
@@ -177,8 +237,18 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def checked_label(text: str) -> str:
+    label = text.strip()
+    if len(label) > MAX_TOKEN_LABEL_CHARS:
+        raise AccountError(f"a token's label has at most {MAX_TOKEN_LABEL_CHARS} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in label):
+        raise AccountError("a token's label cannot hold control characters")
+    return label
+
+
 def create_token(session: Session, person: Person, label: str = "") -> tuple[ApiToken, str]:
     """A new token; the plain text is returned once and never stored."""
+    label = checked_label(label)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with write(session):
         token = ApiToken(person_id=person.id, label=label, token_hash=_token_hash(plain))
@@ -205,5 +275,24 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     return token
 
 
+def revoke_own_token(session: Session, person: Person, token_id: int) -> ApiToken:
+    """Revoke one of the person's own tokens; someone else's is as unknown as a missing one."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.person_id != person.id:
+        raise NoSuchToken(f"you have no token with the id {token_id}")
+    return revoke_token(session, token_id)
+
+
 def list_tokens(session: Session) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def tokens_of(session: Session, person: Person) -> list[ApiToken]:
+    """The person's tokens, active ones first, newest first."""
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.person_id == person.id)
+            .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
+        )
+    )

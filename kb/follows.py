@@ -2,6 +2,7 @@
 happens there (kb.notifications decides what that is)."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
@@ -25,6 +26,8 @@ def follow_value(
         kinds = ", ".join(kind.value for kind in FollowTarget)
         raise InvalidContribution(f"one can follow a {kinds}; not a {target!r}") from None
     value = value.strip()
+    if "\x00" in value:  # no name holds one, and PostgreSQL cannot even compare it
+        raise InvalidContribution("a name to follow cannot contain a NUL character")
     if target == FollowTarget.PROBLEM:
         problem = session.scalar(select(Entry).where(Entry.external_id == value))
         if (
@@ -127,3 +130,44 @@ def _follow_of(session: Session, person: Person, target: FollowTarget, value: st
             Follow.value == value,
         )
     )
+
+
+@dataclass(frozen=True)
+class Followed:
+    """One thing a person follows, as people name it: `value` is what follow() and
+    unfollow() take (a problem's id as shown, a tag, a slug, a handle)."""
+
+    target: FollowTarget
+    value: str
+    title: str  # what to show: the problem's title, the community's or person's name
+
+
+def followed_by(session: Session, person: Person) -> list[Followed]:
+    """What the person follows, problems first, each kind in name order; a problem or
+    community that no longer exists is left out (there is nothing to hear of there)."""
+    rows = follows_of(session, person)
+    by_kind: dict[str, list[str]] = {}
+    for row in rows:
+        by_kind.setdefault(row.target, []).append(row.value)
+    problem_ids = [int(v) for v in by_kind.get(FollowTarget.PROBLEM, []) if v.isdigit()]
+    problems = session.execute(
+        select(Entry.external_id, Entry.title).where(Entry.id.in_(problem_ids))
+    ).all()
+    communities = session.execute(
+        select(Community.slug, Community.name).where(
+            Community.slug.in_(by_kind.get(FollowTarget.COMMUNITY, []))
+        )
+    ).all()
+    people = session.execute(
+        select(Person.handle, Person.name).where(
+            Person.handle.in_(by_kind.get(FollowTarget.PERSON, []))
+        )
+    ).all()
+    things = [Followed(FollowTarget.PROBLEM, eid, title) for eid, title in problems]
+    things.sort(key=lambda thing: thing.title.casefold())
+    tags = by_kind.get(FollowTarget.TAG, [])
+    things += [Followed(FollowTarget.TAG, tag, tag) for tag in sorted(tags)]
+    for kind, pairs in ((FollowTarget.COMMUNITY, communities), (FollowTarget.PERSON, people)):
+        named = sorted(pairs, key=lambda pair: pair[1].casefold())
+        things += [Followed(kind, key, name) for key, name in named]
+    return things

@@ -26,6 +26,8 @@ MANAGER_CONFIG = """
 "path.collection_id" = 1
 "path.handle" = "marta.kowalski"
 "path.slug" = "maintenance"
+# Not 1, the fuzzing token's own id: revoking it would leave the rest of the run at 401.
+"path.token_id" = 999999
 """
 
 

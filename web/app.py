@@ -30,6 +30,7 @@ from search.subscribers import keep_search_current
 from web import (
     account_pages,
     api,
+    api_account,
     api_experts,
     api_notifications,
     api_repertoire,
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_routing.router)
     app.include_router(api_repertoire.router)
     app.include_router(api_notifications.router)
+    app.include_router(api_account.router)
     app.include_router(pages.router)
     app.include_router(form_pages.router)
     app.include_router(account_pages.router)

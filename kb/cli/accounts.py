@@ -161,7 +161,10 @@ def token_create(name: str, label: str) -> None:
         person = session.scalar(select(Person).where(Person.handle == canonical_handle(name)))
         if person is None:
             raise click.ClickException(f"nobody is called {name!r}; see `kb user list`")
-        token, plain = create_token(session, person, label)
+        try:
+            token, plain = create_token(session, person, label)
+        except AccountError as error:
+            raise click.ClickException(str(error)) from None
         click.echo(f"Token {token.id} for {person.handle} (shown only now):", err=True)
         click.echo(plain)
 
