@@ -117,7 +117,8 @@ def reindex_command(context: Context, full: bool) -> None:
 @click.argument("ids", nargs=-1, required=True)
 @pass_context
 def remove_command(context: Context, ids: tuple[str, ...]) -> None:
-    """Delete entries by id; they leave search at the next reindex or restart."""
+    """Delete the entries IDS (their ids, as `kb search` shows them); they leave
+    search at the next reindex or restart."""
     from kb.entries import remove_entries
 
     removed = remove_entries(context.database, list(ids))
@@ -139,8 +140,8 @@ DEMO_PASSWORD = "brightwater-demo"
     default=None,
     help="Corpus folder [default: the corpus/ shipped with kb].",
 )
-@click.option("--host", default=None)
-@click.option("--port", default=None, type=int)
+@click.option("--host", default=None, help="Address to listen on [default: KB_HOST or 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port [default: KB_PORT or 8000].")
 @click.option("--no-serve", is_flag=True, help="Import and index only.")
 @click.pass_context
 def demo_command(

@@ -194,7 +194,7 @@ def _invalidate_index(settings: Settings, database: Database) -> None:
 
 
 @click.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @pass_context
 def status_command(context: Context, as_json: bool) -> None:
     """Show what is in the database and the index."""
