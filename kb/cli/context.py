@@ -6,6 +6,7 @@ FAISS, the web app) are imported inside the functions that need them, so that
 `kb --help` and the small commands start in a fraction of a second."""
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -25,6 +26,7 @@ class Context:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.started = time.perf_counter()  # what "in all" counts from: the command's start
 
     @cached_property
     def database(self) -> Database:
@@ -76,16 +78,31 @@ def clear_errors() -> Iterator[None]:
         raise click.ClickException(str(error)) from error
 
 
+def on_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def stage(doing: str, bar: Any = None) -> None:
+    """Say what a long command does next, on a terminal only (logs get the summary);
+    above the progress bar if one is shown."""
+    if not on_terminal():
+        return
+    if bar is not None:
+        bar.write(f"kb: {doing} …", file=sys.stderr)
+    else:
+        click.echo(f"kb: {doing} …", err=True)
+
+
 @contextmanager
 def progress_bar(label: str, total: int, unit: str = "entries") -> Iterator[Any]:
-    """A live bar with a rate (entries/s) on a terminal; silent when piped."""
+    """A live bar (done / total, rate, time left) on a terminal; silent when piped."""
     from tqdm import tqdm
 
     with tqdm(
         total=total,
         desc=label,
         unit=f" {unit}",
-        disable=not sys.stderr.isatty(),
+        disable=not on_terminal(),
         file=sys.stderr,
         dynamic_ncols=True,
     ) as bar:
