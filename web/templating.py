@@ -12,6 +12,7 @@ from kb.follows import follows_named
 from kb.inbox import unread_in_inbox
 from web.auth import CSRF_FIELD, csrf_token
 from web.rendering import marked_snippet, render_markdown
+from web.static_files import versioned_url_for
 
 
 def page_context(request: Request) -> dict[str, Any]:
@@ -46,5 +47,9 @@ templates = Jinja2Templates(
     directory=Path(__file__).parent / "templates", context_processors=[page_context]
 )
 templates.env.globals.update(
-    markdown=render_markdown, snippet=marked_snippet, has_role=has_role, Role=Role
+    markdown=render_markdown,
+    snippet=marked_snippet,
+    has_role=has_role,
+    Role=Role,
+    url_for=versioned_url_for,  # static files' URLs carry their version (web/static_files.py)
 )
