@@ -109,7 +109,7 @@ def run_piped(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
 def test_reindex_shows_a_progress_bar_on_a_terminal_only(demo_copy: Settings) -> None:
     shown = run_on_terminal(["reindex", "--full"], demo_copy.home)
     steps = re.findall(r"embedding:\s+(\d+)%\|[^|]*\|\s*(\d+)/(\d+) \[[\d:]+<[\d:?]+", shown)
-    assert len({done for _percent, done, _total in steps}) >= 5, shown  # it moves
+    assert len({done for _percent, done, _total in steps}) >= 3, shown  # it moves
     assert steps[-1][1] == steps[-1][2] == "143"
     assert "entries/s]" in shown  # the rate; the time left is after the "<"
     assert "kb: loading the embedding model" in shown
