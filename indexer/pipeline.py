@@ -7,7 +7,7 @@ ever embedded again, and the FAISS index can always be rebuilt without the model
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,13 @@ from indexer.vectors.keys import passage_key, passage_keys
 from indexer.vectors.saved_index import read_meta
 from indexer.vectors.store import entry_ids_in
 from kb.database import Database
+from kb.entry_counts import EntryCounts, count_entries
 from kb.index_state import bump_generation
 from kb.models import Entry, IndexState, Passage
 from kb.settings import Settings
 
-ENTRIES_PER_BATCH = 1024
+ENTRIES_PER_BATCH = 1024  # entries embedded and committed together
+ENTRIES_PER_ENCODE = 16  # entries per call to the model: how often progress is reported
 VECTORS_PER_READ = 20_000
 
 
@@ -36,6 +38,20 @@ class EmbeddedEntry:
     entry_id: int
     keys: np.ndarray
     vectors: np.ndarray
+
+
+@dataclass
+class ReindexPlan:
+    """What a reindex has to do; found without the model (for the configured model's id)."""
+
+    stale: list[int]  # entries to embed
+    counts: EntryCounts  # every entry, by kind
+    needs_build: bool  # the index files are behind the database (or of another model)
+    vectors_in_index: int  # in the saved index now
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.stale and not self.needs_build
 
 
 @dataclass
@@ -49,6 +65,7 @@ class ReindexSummary:
     rebuilt_index: bool
     index_type: str = ""
     build_seconds: float = 0.0  # building (and training) the FAISS index, part of seconds
+    counts: EntryCounts = field(default_factory=lambda: EntryCounts({}))
 
     @property
     def entries_per_second(self) -> float:
@@ -56,14 +73,26 @@ class ReindexSummary:
 
 
 def embed_and_store(
-    session: Session, entries: list[Entry], embedder: Embedder, splitter: PassageSplitter
+    session: Session,
+    entries: list[Entry],
+    embedder: Embedder,
+    splitter: PassageSplitter,
+    on_progress: Callable[[int], None] | None = None,
 ) -> list[EmbeddedEntry]:
-    """Embed the entries' passages and replace their stored vectors (caller commits)."""
+    """Embed the entries' passages and replace their stored vectors (caller commits).
+
+    The model gets ENTRIES_PER_ENCODE entries' passages at a time, and on_progress hears
+    how many entries each call embedded."""
     if not entries:
         return []
     split = [splitter.split(entry.title, entry.body) for entry in entries]
-    texts = [passage.text for passages in split for passage in passages]
-    vectors = embedder.encode(texts)
+    parts: list[np.ndarray] = []
+    for start in range(0, len(entries), ENTRIES_PER_ENCODE):
+        group = split[start : start + ENTRIES_PER_ENCODE]
+        parts.append(embedder.encode([passage.text for passages in group for passage in passages]))
+        if on_progress:
+            on_progress(len(group))
+    vectors = np.concatenate(parts)
     entry_ids = [entry.id for entry in entries]
     session.execute(delete(Passage).where(Passage.entry_id.in_(entry_ids)))
     rows: list[dict[str, object]] = []
@@ -184,6 +213,32 @@ def _training_sample(
     return np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
 
 
+def plan_reindex(
+    database: Database,
+    model_id: str,
+    index_dir: Path,
+    full: bool = False,
+    params: IndexParams | None = None,
+) -> ReindexPlan:
+    """What `reindex` would do, found from the database and the index's meta file alone:
+    `kb reindex` loads the model only when there is something to embed."""
+    with database.session() as session:
+        stale = stale_entry_ids(session, model_id, full)
+        counts = count_entries(session)
+    previous = read_meta(index_dir)
+    generation = database.index_generation()
+    needs_build = (
+        full
+        or bool(stale)
+        or previous is None
+        or previous.generation != generation
+        or previous.model_id != model_id
+        # The size crossed KB_IVF_THRESHOLD (or it changed): the other type is due.
+        or previous.index_type != (params or IndexParams()).index_type_for(previous.count)
+    )
+    return ReindexPlan(stale, counts, needs_build, previous.count if previous else 0)
+
+
 def reindex(
     database: Database,
     embedder: Embedder,
@@ -193,39 +248,33 @@ def reindex(
     on_progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
     params: IndexParams | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> ReindexSummary:
+    """Embed what is new or changed (every entry with full), then rebuild the index if it
+    is behind. on_total hears how many entries are to be embedded, on_progress how many
+    each step embedded, on_stage what is being done next (for a terminal)."""
     started = time.perf_counter()
-    with database.session() as session:
-        stale = stale_entry_ids(session, embedder.model_id, full)
-        total_entries = session.scalar(select(func.count(Entry.id))) or 0
+    plan = plan_reindex(database, embedder.model_id, index_dir, full, params)
+    stale = plan.stale
     if on_total:
         on_total(len(stale))
     passages = 0
     for batch in _batches(stale, ENTRIES_PER_BATCH):
         with database.session() as session:
             entries = list(session.scalars(select(Entry).where(Entry.id.in_(batch))))
-            embedded = embed_and_store(session, entries, embedder, splitter)
+            embedded = embed_and_store(session, entries, embedder, splitter, on_progress)
             session.commit()
         passages += sum(len(item.keys) for item in embedded)
-        if on_progress:
-            on_progress(len(batch))
 
     previous = read_meta(index_dir)
-    generation = database.index_generation()
-    needs_build = (
-        full
-        or bool(stale)
-        or previous is None
-        or previous.generation != generation
-        or previous.model_id != embedder.model_id
-        # The size crossed KB_IVF_THRESHOLD (or it changed): the other type is due.
-        or previous.index_type != (params or IndexParams()).index_type_for(previous.count)
-    )
+    needs_build = plan.needs_build
     removed = 0
     vectors_in_index = previous.count if previous else 0
     index_type = previous.index_type if previous else ""
     build_seconds = 0.0
     if needs_build:
+        if on_stage:
+            on_stage("building the search index from the stored vectors")
         build_started = time.perf_counter()
         index = build_index(database, embedder.dim, embedder.model_id, params)
         build_seconds = time.perf_counter() - build_started
@@ -238,7 +287,7 @@ def reindex(
         vectors_in_index = len(index)
     return ReindexSummary(
         embedded=len(stale),
-        skipped=total_entries - len(stale),
+        skipped=plan.counts.total - len(stale),
         removed=removed,
         passages=passages,
         vectors_in_index=vectors_in_index,
@@ -246,6 +295,7 @@ def reindex(
         rebuilt_index=needs_build,
         index_type=index_type,
         build_seconds=build_seconds,
+        counts=plan.counts,
     )
 
 

@@ -10,7 +10,8 @@ from indexer.embedder import embedding_model_id
 from indexer.pipeline import stale_entry_ids
 from indexer.vectors.saved_index import read_meta
 from kb.database import Database
-from kb.models import Community, Entry, EntryKind, IndexState, Passage, Person
+from kb.entry_counts import count_entries
+from kb.models import Community, IndexState, Passage, Person
 from kb.settings import Settings
 
 
@@ -19,15 +20,14 @@ def collect_status(settings: Settings, database: Database) -> dict[str, Any]:
     configured_model = embedding_model_id(settings.embedding_model, settings.embedding_backend)
     with database.session() as session:
         state = session.get(IndexState, 1)
-        counts = {
-            kind: session.scalar(select(func.count(Entry.id)).where(Entry.kind == kind)) or 0
-            for kind in EntryKind
-        }
+        counts = count_entries(session)
         status: dict[str, Any] = {
             "home": str(settings.home.resolve()),
             "database": _safe_url(database.url),
-            "entries": sum(counts.values()),
-            **{f"{kind}s": count for kind, count in counts.items()},
+            # The same count, and the same words, as `kb reindex` reports.
+            "entries": counts.total,
+            "entries_described": counts.describe(),
+            **{f"{kind}s": count for kind, count in counts.by_kind.items()},
             "people": session.scalar(select(func.count(Person.id))),
             "communities": session.scalar(select(func.count(Community.id))),
             "stored_passages": session.scalar(select(func.count()).select_from(Passage)),

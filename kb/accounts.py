@@ -7,11 +7,11 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kb.ids import ID_RULE, is_valid_id
-from kb.models import ApiToken, Person, utcnow
+from kb.models import ApiToken, Follow, FollowTarget, Notification, Person, utcnow
 from kb.writes import write
 
 
@@ -296,3 +296,84 @@ def tokens_of(session: Session, person: Person) -> list[ApiToken]:
             .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
         )
     )
+
+
+# -- roles and removal ---------------------------------------------------------------
+
+REMOVED_NAME = "Removed person"
+REMOVED_HANDLE_PREFIX = "removed-"
+
+
+def find_person(session: Session, handle: str) -> Person:
+    person = session.scalar(select(Person).where(Person.handle == canonical_handle(handle)))
+    if person is None:
+        raise AccountError(f"nobody is called {handle!r}; see `kb user list`")
+    return person
+
+
+def change_roles(
+    session: Session, person: Person, add: list[Role], remove: list[Role]
+) -> list[str]:
+    """Give and take roles; returns the roles held afterwards. Keeps one admin at least."""
+    both = set(add) & set(remove)
+    if both:
+        raise AccountError(f"{', '.join(sorted(both))}: given and taken away at once")
+    held = sorted({*(person.roles or []), *add} - set(remove))
+    if Role.ADMIN in (person.roles or []) and Role.ADMIN not in held:
+        _require_another_admin(session, person)
+    with write(session):
+        person.roles = held
+    return held
+
+
+def remove_user(session: Session, person: Person) -> str:
+    """Close a person's account the way Stack Overflow for Teams and Discourse's
+    "anonymize" do: what they wrote (entries, comments, edits, articles) stays, credited to
+    "Removed person"; the account goes. They cannot sign in (password, sessions and API
+    tokens end), hold no roles, have no e-mail, are suggested to nobody, and their inbox
+    and follows are deleted. The handle becomes `removed-ID`, so the old name is free for a
+    new account. Returns the new handle."""
+    if Role.ADMIN in (person.roles or []):
+        _require_another_admin(session, person)
+    old_handle = person.handle
+    with write(session):
+        for token in person_tokens(session, person):
+            token.revoked_at = token.revoked_at or utcnow()
+        session.execute(delete(Follow).where(Follow.person_id == person.id))
+        session.execute(
+            delete(Follow).where(Follow.target == FollowTarget.PERSON, Follow.value == old_handle)
+        )
+        session.execute(delete(Notification).where(Notification.person_id == person.id))
+        person.handle = f"{REMOVED_HANDLE_PREFIX}{person.id}"
+        person.name = REMOVED_NAME
+        person.title = ""
+        person.expertise = ""
+        person.roles = []
+        person.communities = []
+        person.password_hash = None
+        person.email = None
+        person.away = True
+        person.routing_opt_out = True
+        end_sessions(person)
+    return person.handle
+
+
+def is_removed(person: Person) -> bool:
+    return person.handle == f"{REMOVED_HANDLE_PREFIX}{person.id}"
+
+
+def person_tokens(session: Session, person: Person) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.person_id == person.id)))
+
+
+def _require_another_admin(session: Session, person: Person) -> None:
+    admins = [
+        other
+        for other in session.scalars(select(Person).where(Person.id != person.id))
+        if Role.ADMIN in (other.roles or [])
+    ]
+    if not admins:
+        raise AccountError(
+            f"{person.handle} is the only admin; make someone else admin first "
+            "(kb user role NAME --add admin)"
+        )

@@ -3,13 +3,11 @@
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, Response
 from sqlalchemy import func, select
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,14 +50,16 @@ from web.limits import BodySizeLimit
 from web.schemas import Health
 from web.search_logging import SearchLogLimit
 from web.security_headers import SecurityHeaders
+from web.static_files import STATIC_DIR, SWAGGER_UI_FILES, VersionedStaticFiles
 
-# Swagger UI's files as the fastapi-offline package ships them, so /docs works offline.
 # The largest entry is 50,000 characters; 2 MB leaves room for JSON escaping and UTF-8.
 MAX_REQUEST_BYTES = 2_000_000
 # A form's largest text (50,000 characters) percent-encodes to at most 600 KB. Below the
 # 1 MiB at which Starlette's form parser refuses a field with a 400 of its own.
 MAX_FORM_BYTES = 1_000_000
-SWAGGER_UI_FILES = Path(fastapi_offline.__file__).parent / "static"
+# Text responses smaller than this are sent as they are: gzip would save little.
+GZIP_MIN_BYTES = 1000
+FAVICON = STATIC_DIR / "favicon.svg"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -119,12 +119,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES, max_form_bytes=MAX_FORM_BYTES)
+    # Pages, JSON and static text; the CSRF token is masked afresh in every page
+    # (web/auth.py), so compression cannot reveal it (BREACH).
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)  # added last, so outermost: on the 413 as well
     install_error_handlers(app)
     # /static/docs first: the /static mount would otherwise answer for it with a 404.
-    app.mount("/static/docs", StaticFiles(directory=SWAGGER_UI_FILES), name="docs_static")
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount("/static/docs", VersionedStaticFiles(directory=SWAGGER_UI_FILES), name="docs_static")
+    app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(api_write.router)
     app.include_router(api_experts.router)
@@ -149,6 +152,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from web.templating import templates
 
         return templates.TemplateResponse(request, "docs.html", {"openapi_url": app.openapi_url})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # Browsers ask for it whatever the page links; an SVG under this name works in all
+        # current ones. Its URL has no version, hence a day rather than a year.
+        return FileResponse(
+            FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+        )
 
     @app.get(
         "/healthz", response_model=Health, response_model_exclude_none=True, tags=["operations"]

@@ -9,6 +9,7 @@ the cookie send the same token in the X-CSRF-Token header. Scripts use
 header by itself.
 """
 
+import base64
 import hmac
 import secrets
 from typing import Annotated
@@ -33,11 +34,35 @@ class SignInRequired(Exception):
 
 
 def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return str(token)
+    """The session's CSRF secret under a fresh random mask, different in every page: the
+    pages are gzipped, and a secret repeated byte for byte next to text an attacker can
+    put in the page (a search) could be read off the compressed sizes (BREACH)."""
+    secret = request.session.get("csrf")
+    if not secret:
+        secret = secrets.token_urlsafe(32)
+        request.session["csrf"] = secret
+    return _masked(str(secret))
+
+
+def _masked(secret: str) -> str:
+    plain = secret.encode("ascii")
+    mask = secrets.token_bytes(len(plain))
+    return _b64(mask + bytes(a ^ b for a, b in zip(plain, mask, strict=True)))
+
+
+def _unmasked(token: str) -> bytes | None:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, TypeError):
+        return None
+    half = len(raw) // 2
+    if half == 0 or len(raw) != 2 * half:
+        return None
+    return bytes(a ^ b for a, b in zip(raw[half:], raw[:half], strict=True))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
 def visitor_key(request: Request) -> str:
@@ -51,7 +76,14 @@ def visitor_key(request: Request) -> str:
 
 def check_csrf(request: Request, presented: str | None) -> None:
     expected = request.session.get("csrf")
-    if not expected or not presented or not hmac.compare_digest(str(expected), presented):
+    # A masked token (every page since masking), or the bare secret (a page from before).
+    candidates = (
+        [presented.encode(), _unmasked(presented)] if presented and presented.isascii() else []
+    )
+    if not expected or not any(
+        candidate is not None and hmac.compare_digest(str(expected).encode(), candidate)
+        for candidate in candidates
+    ):
         raise HTTPException(
             403,
             "this form has expired or did not come from this site: reload the page and try again",

@@ -1,6 +1,7 @@
 """One error body for every failure: {"error": {status, code, message, details}}."""
 
-from urllib.parse import urlencode
+import re
+from urllib.parse import unquote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -60,14 +61,51 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, error: HTTPException) -> Response:
-        heading = "Not found" if error.status_code == 404 else "Something is not right"
-        response = _error(request, error.status_code, "http_error", heading, str(error.detail))
+        if error.status_code == 404:
+            response = _not_found(request, str(error.detail))
+        else:
+            response = _error(
+                request,
+                error.status_code,
+                "http_error",
+                "Something is not right",
+                str(error.detail),
+            )
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
         return response
 
 
-def _error(request: Request, status: int, code: str, heading: str, message: str) -> Response:
+def _not_found(request: Request, detail: str) -> Response:
+    """Says what was not found; the page offers to search for it (JSON stays JSON)."""
+    if not wants_html(request):
+        return error_response(404, "http_error", detail)
+    path = request.url.path
+    if detail == "Not Found":  # Starlette's words for a path no route has
+        detail = f"There is no page at {path}."
+    elif not detail.endswith("."):
+        detail = f"{detail[:1].upper()}{detail[1:]}."
+    return _error(
+        request, 404, "http_error", "Not found", detail, {"search_for": search_words(path)}
+    )
+
+
+def search_words(path: str) -> str:
+    """What to search for instead of a missing page: its last path segment, ids and
+    error codes (words with digits, such as MNT-S-002-1) kept whole, other words apart."""
+    last = unquote(path.rstrip("/").rsplit("/", 1)[-1])
+    words = re.findall(r"[^\W_]+(?:-[^\W_]+)*", last)
+    return " ".join(w if any(c.isdigit() for c in w) else w.replace("-", " ") for w in words)[:100]
+
+
+def _error(
+    request: Request,
+    status: int,
+    code: str,
+    heading: str,
+    message: str,
+    extra: dict[str, object] | None = None,
+) -> Response:
     """An HTML error page for a browser, the JSON error body for everyone else."""
     if wants_html(request):
         from web.templating import templates
@@ -75,7 +113,7 @@ def _error(request: Request, status: int, code: str, heading: str, message: str)
         return templates.TemplateResponse(
             request,
             "error.html",
-            {"status": status, "heading": heading, "message": message},
+            {"status": status, "heading": heading, "message": message, **(extra or {})},
             status_code=status,
         )
     return error_response(status, code, message)

@@ -13,6 +13,7 @@ from kb.inbox import unread_in_inbox
 from web.auth import CSRF_FIELD, csrf_token
 from web.flash import pop_flash
 from web.rendering import marked_snippet, render_markdown
+from web.static_files import versioned_url_for
 
 
 def page_context(request: Request) -> dict[str, Any]:
@@ -53,5 +54,9 @@ templates = Jinja2Templates(
     directory=Path(__file__).parent / "templates", context_processors=[page_context]
 )
 templates.env.globals.update(
-    markdown=render_markdown, snippet=marked_snippet, has_role=has_role, Role=Role
+    markdown=render_markdown,
+    snippet=marked_snippet,
+    has_role=has_role,
+    Role=Role,
+    url_for=versioned_url_for,  # static files' URLs carry their version (web/static_files.py)
 )

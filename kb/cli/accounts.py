@@ -10,10 +10,13 @@ from kb.accounts import (
     Role,
     add_user,
     canonical_handle,
+    change_roles,
     create_token,
+    find_person,
     list_tokens,
     list_users,
     parse_role,
+    remove_user,
     revoke_token,
 )
 from kb.models import Person
@@ -69,7 +72,8 @@ def user_add(
     email: str | None,
 ) -> None:
     """Create the user NAME, or give an existing person (for example an imported
-    author) the roles and a password. Roles only add up; nothing is taken away.
+    author) the roles and a password. Roles only add up here; `kb user role NAME
+    --remove ROLE` takes one away.
 
     \b
     Examples:
@@ -83,6 +87,77 @@ def user_add(
             person, created = add_user(session, name, parsed, password, full_name, email or None)
             verb = "Created" if created else "Updated"
             click.echo(f"{verb} {person.handle} ({', '.join(person.roles)}); they can sign in now.")
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@user_group.command("role")
+@click.argument("name")
+@click.option(
+    "--add",
+    "added",
+    multiple=True,
+    help=f"A role to give (repeat for several): {ROLE_NAMES}.",
+)
+@click.option(
+    "--remove",
+    "removed",
+    multiple=True,
+    help="A role to take away (repeat for several).",
+)
+def user_role(name: str, added: tuple[str, ...], removed: tuple[str, ...]) -> None:
+    """Give the user NAME roles or take them away; without options, show their roles.
+    The last admin keeps the admin role.
+
+    \b
+    Examples:
+      kb user role ana.silva --add tutor
+      kb user role grace.okafor --remove knowledge_manager
+    """
+    try:
+        add = [parse_role(role) for role in added]
+        remove = [parse_role(role) for role in removed]
+        with _context().database.session() as session:
+            person = find_person(session, name)
+            before = list(person.roles or [])
+            held = change_roles(session, person, add, remove) if add or remove else before
+            roles = ", ".join(held) or "no roles"
+            if held == before and (add or remove):
+                click.echo(f"{person.handle} keeps {roles}: nothing changed.")
+            else:
+                click.echo(f"{person.handle}: {roles}.")
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@user_group.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask before removing.")
+def user_remove(name: str, yes: bool) -> None:
+    """Remove the user NAME: their account goes, what they wrote stays.
+
+    As Stack Overflow for Teams and Discourse (anonymize) do it: their entries,
+    comments, edits and articles stay where they are, shown as by "Removed
+    person". They can no longer sign in (password, sessions and API tokens
+    end), lose their roles and e-mail address, are no longer suggested as
+    people to ask, and their inbox and follows are deleted. Their user name is
+    freed for a new account (`kb user list` shows the old one as removed-ID).
+    The last admin cannot be removed.
+    """
+    try:
+        with _context().database.session() as session:
+            person = find_person(session, name)
+            handle = person.handle
+            if not yes:
+                click.confirm(
+                    f"Remove {handle}? Their entries stay, shown as by a removed person.",
+                    abort=True,
+                )
+            remove_user(session, person)
+            click.echo(
+                f"Removed {handle}: they cannot sign in any more; their entries stay, "
+                "shown as by a removed person."
+            )
     except AccountError as error:
         raise click.ClickException(str(error)) from None
 

@@ -77,7 +77,8 @@ def create_command(slug: str, name: str, description: str, private: bool) -> Non
     help="Make the community members-only, or open to every reader.",
 )
 def set_command(slug: str, private: bool) -> None:
-    """Make an existing community members-only or open; takes effect at once (no reindex)."""
+    """Make the existing community SLUG members-only or open; takes effect at once (no
+    reindex)."""
     with _context().database.session() as session:
         community = _community(session, slug)
         entries = set_private(session, community, private)

@@ -28,6 +28,7 @@ class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.queued_deliveries: list[int] = []
+        self.started = time.perf_counter()  # what "in all" counts from: the command's start
 
     @cached_property
     def database(self) -> Database:
@@ -96,16 +97,31 @@ def clear_errors() -> Iterator[None]:
         raise click.ClickException(str(error)) from error
 
 
+def on_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def stage(doing: str, bar: Any = None) -> None:
+    """Say what a long command does next, on a terminal only (logs get the summary);
+    above the progress bar if one is shown."""
+    if not on_terminal():
+        return
+    if bar is not None:
+        bar.write(f"kb: {doing} …", file=sys.stderr)
+    else:
+        click.echo(f"kb: {doing} …", err=True)
+
+
 @contextmanager
 def progress_bar(label: str, total: int, unit: str = "entries") -> Iterator[Any]:
-    """A live bar with a rate (entries/s) on a terminal; silent when piped."""
+    """A live bar (done / total, rate, time left) on a terminal; silent when piped."""
     from tqdm import tqdm
 
     with tqdm(
         total=total,
         desc=label,
         unit=f" {unit}",
-        disable=not sys.stderr.isatty(),
+        disable=not on_terminal(),
         file=sys.stderr,
         dynamic_ncols=True,
     ) as bar:

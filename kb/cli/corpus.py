@@ -1,10 +1,11 @@
 """`kb import`, `kb reindex`, `kb remove` and `kb demo`."""
 
+import time
 from pathlib import Path
 
 import click
 
-from kb.cli.context import Context, clear_errors, pass_context, progress_bar
+from kb.cli.context import Context, clear_errors, pass_context, progress_bar, stage
 from kb.cli.serve import serve_app
 
 
@@ -44,6 +45,7 @@ def import_command(context: Context, path: Path, index: bool, update_roles: bool
     from kb.sources import read_source
 
     with clear_errors():
+        stage(f"reading {path}")
         batch = read_source(path)
         with progress_bar("importing", len(batch.entries)) as bar:
             summary = import_batch(
@@ -70,33 +72,58 @@ def import_command(context: Context, path: Path, index: bool, update_roles: bool
 
 
 def run_reindex(context: Context, full: bool) -> None:
-    from indexer.pipeline import build_splitter, index_params, reindex
+    """Reindex and print one line. The model is loaded only if there is something to
+    embed: loading it (and importing its runtime) is most of a run that finds nothing."""
+    from indexer.model_files import embedding_model_id
+    from indexer.pipeline import build_splitter, index_params, plan_reindex, reindex
 
+    started = context.started
+    settings = context.settings
+    params = index_params(settings)
     with clear_errors():
+        model_id = embedding_model_id(settings.embedding_model, settings.embedding_backend)
+        plan = plan_reindex(context.database, model_id, settings.index_dir, full, params)
+        if plan.up_to_date:
+            click.echo(
+                f"The index is current: {plan.counts.describe()}, {plan.vectors_in_index} "
+                "vectors; nothing to embed, so the model was not loaded "
+                f"({time.perf_counter() - started:.1f} s)."
+            )
+            return
+        if plan.stale:
+            stage(f"loading the embedding model to embed {len(plan.stale)} entries")
+        loading = time.perf_counter()
         embedder = context.embedder
-        splitter = build_splitter(context.settings, embedder)
-        with progress_bar("embedding", 0) as bar:
+        loaded_in = time.perf_counter() - loading
+        splitter = build_splitter(settings, embedder)
+        with progress_bar("embedding", len(plan.stale)) as bar:
             summary = reindex(
                 context.database,
                 embedder,
                 splitter,
-                context.settings.index_dir,
+                settings.index_dir,
                 full=full,
                 on_progress=bar.update,
-                on_total=bar.reset,
-                params=index_params(context.settings),
+                on_total=lambda total: bar.reset(total) if total != bar.total else None,
+                params=params,
+                on_stage=lambda doing: stage(doing, bar),
             )
     built = (
-        f"; {summary.index_type} index built in {summary.build_seconds:.1f} s"
+        f" ({summary.index_type}, built in {summary.build_seconds:.1f} s)"
         if summary.rebuilt_index
         else ""
     )
     click.echo(
-        f"Indexed: {summary.embedded} embedded ({summary.passages} passages), "
-        f"{summary.skipped} skipped (unchanged), {summary.removed} removed; "
-        f"{summary.vectors_in_index} vectors in the index{built}; {summary.seconds:.1f} s, "
+        f"Indexed: {summary.embedded} embedded ({plural(summary.passages, 'passage')}), "
+        f"{summary.skipped} unchanged, {summary.removed} removed, of "
+        f"{summary.counts.describe()}; {summary.vectors_in_index} vectors in the index{built}; "
+        f"{time.perf_counter() - started:.1f} s in all (model loaded in {loaded_in:.1f} s), "
         f"{summary.entries_per_second:.1f} entries/s."
     )
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @click.command("reindex")
@@ -117,7 +144,8 @@ def reindex_command(context: Context, full: bool) -> None:
 @click.argument("ids", nargs=-1, required=True)
 @pass_context
 def remove_command(context: Context, ids: tuple[str, ...]) -> None:
-    """Delete entries by id; they leave search at the next reindex or restart."""
+    """Delete the entries IDS (their ids, as `kb search` shows them); they leave
+    search at the next reindex or restart."""
     from kb.entries import remove_entries
 
     removed = remove_entries(context.database, list(ids))
@@ -139,8 +167,8 @@ DEMO_PASSWORD = "brightwater-demo"
     default=None,
     help="Corpus folder [default: the corpus/ shipped with kb].",
 )
-@click.option("--host", default=None)
-@click.option("--port", default=None, type=int)
+@click.option("--host", default=None, help="Address to listen on [default: KB_HOST or 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port [default: KB_PORT or 8000].")
 @click.option("--no-serve", is_flag=True, help="Import and index only.")
 @click.pass_context
 def demo_command(

@@ -11,6 +11,7 @@ from kb.cli.context import Context, clear_errors, pass_context
 from kb.cli.corpus import run_reindex
 from kb.database import Database
 from kb.index_state import move_generation_past
+from kb.models import EntryKind
 from kb.settings import Settings
 
 
@@ -194,7 +195,7 @@ def _invalidate_index(settings: Settings, database: Database) -> None:
 
 
 @click.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @pass_context
 def status_command(context: Context, as_json: bool) -> None:
     """Show what is in the database and the index."""
@@ -202,10 +203,13 @@ def status_command(context: Context, as_json: bool) -> None:
     from search.learned_routing import routing_status
 
     status = collect_status(context.settings, context.database)
+    described = status.pop("entries_described")
     with context.database.session() as session:
         status["routing"] = routing_status(context.settings.home, session).reason
     if as_json:
         click.echo(json.dumps(status, indent=2, default=str))
         return
+    by_kind = {f"{kind}s" for kind in EntryKind}  # in the entries line already
     for key, value in status.items():
-        click.echo(f"{key:<22} {value}")
+        if key not in by_kind:
+            click.echo(f"{key:<22} {described if key == 'entries' else value}")

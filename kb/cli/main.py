@@ -32,7 +32,10 @@ def main(ctx: click.Context) -> None:
     Quick start:
       kb import corpus/        load the demo knowledge base (and index it)
       kb search "VPN error"    search it
-      kb serve                 open http://127.0.0.1:8000
+      kb user add ana.silva    someone who can sign in (--role admin for all rights)
+      kb serve                 open http://127.0.0.1:8000 and sign in
+    Reading the web app needs a signed-in user, unless KB_PUBLIC_READ=1
+    lets everyone read without one. `kb demo` does all of this at once.
     """
     ctx.obj = Context(Settings())
     ctx.call_on_close(ctx.obj.close)  # sends the webhook deliveries the command queued

@@ -23,7 +23,11 @@ MODES = click.Choice(["hybrid", "dense", "keyword"])
 
 @click.command("search")
 @click.argument("text")
-@click.option("--kind", type=click.Choice([kind.value for kind in EntryKind]))
+@click.option(
+    "--kind",
+    type=click.Choice([kind.value for kind in EntryKind]),
+    help="Only entries of this kind.",
+)
 @click.option("--community", help="Community id, e.g. maintenance.")
 @click.option("--tag", help="Only entries with this tag.")
 @click.option(
@@ -31,8 +35,20 @@ MODES = click.Choice(["hybrid", "dense", "keyword"])
     help="open, in_progress, solved, closed (problems); draft, community, validated, "
     "standard, archived (others). Drafts and archived entries show only when asked for.",
 )
-@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many hits to show.",
+)
+@click.option(
+    "--offset",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Skip this many hits first (the next page).",
+)
 @click.option(
     "--mode",
     type=MODES,
@@ -137,7 +153,13 @@ def _styled_snippet(snippet: Any) -> str:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Re-rank protocol: score each query only on its listed candidates.",
 )
-@click.option("--mode", type=MODES, default="hybrid", show_default=True)
+@click.option(
+    "--mode",
+    type=MODES,
+    default="hybrid",
+    show_default=True,
+    help="Retrieval to evaluate: dense vectors, keywords, or both fused.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @pass_context
 def eval_command(
@@ -215,7 +237,13 @@ REASONS_SHOWN = 3  # per person in the text output; --json has them all
 @click.command("experts")
 @click.argument("text")
 @click.option("--community", help="Only cases from this community, e.g. maintenance.")
-@click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100))
+@click.option(
+    "--limit",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="How many people to suggest.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the people and reasons as JSON.")
 @pass_context
 def experts_command(
