@@ -32,8 +32,10 @@ def escalate_overdue(
         .join(first_routed, first_routed.c.problem_id == Entry.id)
         .where(Entry.status.in_(UNSOLVED), first_routed.c.first <= cutoff)
     )
-    tutors = [
-        p for p in session.scalars(select(Person)) if Role.TUTOR in (p.roles or []) and not p.away
+    tutors = [  # not those away, nor those who asked not to be routed problems
+        p
+        for p in session.scalars(select(Person))
+        if Role.TUTOR in (p.roles or []) and not p.away and not p.routing_opt_out
     ]
     with write(session):
         escalated = _escalate(session, problems, tutors, moment)

@@ -203,6 +203,22 @@ def test_unanswered_problems_escalate_to_the_communitys_tutors_once(
         assert peter is not None and kb_routing.unread_count(session, peter) == 1
 
 
+def test_escalation_skips_tutors_who_opted_out_of_routing(
+    app: object, demo_people: Settings
+) -> None:
+    tomas = SignedIn(app, "tomas.novak")
+    problem_id = post_problem(tomas)
+    tomas.post(f"/api/problems/{problem_id}/route", {"people": ["marta.kowalski"]})
+    engine = engine_of(app)
+    with engine.database.session() as session:
+        lena = session.scalar(select(Person).where(Person.handle == "lena.hoffmann"))
+        assert lena is not None
+        lena.routing_opt_out = True
+        session.commit()
+        escalated = escalation.escalate_overdue(session, 3, now=utcnow() + timedelta(days=4))
+        assert sorted(r.person.handle for r in escalated) == ["peter.lindqvist"]
+
+
 def test_kb_escalate_on_the_command_line(app: object, demo_people: Settings) -> None:
     tomas = SignedIn(app, "tomas.novak")
     problem = post_problem(tomas)
