@@ -266,17 +266,12 @@ def nearest_communities(
         return []
     matches = engine.live_index.search(vectors, NEAREST_ENTRIES * 3)
     ids = {int(i) for row in range(len(vectors)) for i in matches.entry_ids(row) if i >= 0}
-    slug_of = (
-        dict(
-            session.execute(
-                select(Entry.id, Community.slug)
-                .join(Community, Community.id == Entry.community_id)
-                .where(Entry.id.in_(sorted(ids)))
-            ).tuples()
-        )
-        if ids
-        else {}
-    )
+    rows = session.execute(
+        select(Entry.id, Community.slug)
+        .join(Community, Community.id == Entry.community_id)
+        .where(Entry.id.in_(sorted(ids)))
+    ).all()
+    slug_of: dict[int, str] = {entry_id: slug for entry_id, slug in rows}
     communities: list[str | None] = []
     for row in range(len(vectors)):
         nearest: list[str] = []
