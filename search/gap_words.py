@@ -4,9 +4,9 @@ that keeps keyboard mashing and empty queries out of the gaps.
 The noise rule: a search is a need only if it has at least one *term*, that is
 - a content word (three letters or more, not a stop word or filler such as "about",
   "always", "help", not one letter repeated like "aaa") that the search model's
-  vocabulary knows (as a whole word, or without a plural or -ed/-ing ending) or that
-  the keyword index finds in some entry ("forklift" is not one of the model's words,
-  but the knowledge base has it); or
+  vocabulary knows (as a whole word, as two of its words run together like "forklift",
+  or without a plural or -ed/-ing ending) or that the keyword index finds in some entry
+  ("sinumerik" is none of the model's words, but the knowledge base has it); or
 - a code that mixes letters and digits ("E4021", "828D"): error codes and part numbers.
 So "asdf jkl", "qwerty", "zzz", "??", "ok" and "0.6" are noise, "forklift battery" and
 "E4021 on start" are not.
@@ -97,6 +97,13 @@ def model_vocabulary(model_path: Path) -> frozenset[str]:
         entry.lower()
         for entry in entries
         if entry and not entry.startswith(("##", "[", "<", "Ġ", "▁")) and entry.isalpha()
+    )
+
+
+def is_compound(word: str, vocabulary: frozenset[str]) -> bool:
+    """Two of the vocabulary's words of three letters or more run together ("forklift")."""
+    return any(
+        word[:cut] in vocabulary and word[cut:] in vocabulary for cut in range(3, len(word) - 2)
     )
 
 

@@ -39,7 +39,7 @@ from kb.search_log import failed_searches
 from kb.settings import Settings
 from kb.visibility import Visibility
 from search.engine import SearchEngine
-from search.gap_words import content_words, fold, is_noise, model_vocabulary
+from search.gap_words import content_words, fold, is_compound, is_noise, model_vocabulary
 
 TREND_WEEKS = 8
 LABEL_TERMS = 3
@@ -248,7 +248,7 @@ def vocabulary_check(engine: SearchEngine) -> Callable[[str], bool]:
     found: dict[str, bool] = {}
 
     def known(word: str) -> bool:
-        if word in vocabulary:
+        if word in vocabulary or is_compound(word, vocabulary):
             return True
         if word not in found:
             found[word] = bool(engine.keyword_candidates(word, 1))
