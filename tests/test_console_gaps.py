@@ -16,7 +16,6 @@ from kb.entry_schema import EntryDraft
 from kb.gaps import GapToAssign, assign_gap
 from kb.models import Entry, FeedbackKind, Gap, Person, SearchLog, utcnow
 from kb.search_log import failed_searches, log_search, mark_opened
-from kb.settings import Settings
 from search.engine import SearchEngine
 from search.gap_words import is_noise
 from search.gaps import characteristic_terms, find_gaps, gap_report, vocabulary_check
@@ -288,7 +287,10 @@ def test_the_console_page_lists_people_searches_experts_first_and_a_filled_in_pr
     assert "forklift" in title.lower() or "fork truck" in title.lower()
     body = form.split('<textarea id="body"')[1].split("</textarea>")[0]
     assert all(text in body for text in FORKLIFT)
-    assert 'value="maintenance" selected' in form or "maintenance" in form.split('name="community"')[1][:2000]
+    assert (
+        'value="maintenance" selected' in form
+        or "maintenance" in form.split('name="community"')[1][:2000]
+    )
     worker = SignedIn(app, "tomas.novak")
     assert worker.client.get(practice.replace("&amp;", "&")).status_code == 403
 
@@ -317,5 +319,20 @@ def test_write_the_practice_from_the_inbox_opens_the_form_filled_in(
     assert jonas.client.get("/gaps/999999/practice").status_code == 404
 
 
-def test_settings_default_thresholds_unchanged() -> None:
-    assert Settings().failed_search_similarity == 0.5
+def test_the_feedback_form_tells_the_search_log_the_search_found_its_answer(
+    engine: SearchEngine, app: object
+) -> None:
+    reader = SignedIn(app, "lena.hoffmann")
+    page = reader.client.get("/search", params={"q": "spindle alarm on the lathe"}).text
+    opened = page.split('class="hit-title" href="')[1].split('"')[0].replace("&amp;", "&")
+    entry_page = reader.client.get(opened).text
+    external_id = opened.split("/entries/")[1].split("?")[0]
+    response = reader.client.post(
+        f"/entries/{external_id}/feedback",
+        data={"csrf_token": csrf_from(entry_page), "kind": "helpful"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    with engine.database.session() as session:
+        row = session.scalars(select(SearchLog)).one()
+        assert row.answered_entry_id == entry(session, external_id).id
