@@ -31,7 +31,7 @@ def upgrade() -> None:
         )
 
 
+# Dropping the column drops its foreign key with it (PostgreSQL; SQLite's batch copy).
 def downgrade() -> None:
     with op.batch_alter_table("search_log") as batch:
-        batch.drop_constraint("fk_search_log_answered_entry_id_entries", type_="foreignkey")
         batch.drop_column("answered_entry_id")
