@@ -168,9 +168,7 @@ def post_feedback(
     action = f"/entries/{entry.external_id}/feedback"
     name = FEEDBACK_NAME[feedback_kind]
     if undo:
-        if kb_write.withdraw_feedback(
-            session, person, entry, feedback_kind, visitor_key(request)
-        ):
+        if kb_write.withdraw_feedback(session, person, entry, feedback_kind, visitor_key(request)):
             again = {"kind": feedback_kind.value}
             if feedback_kind == FeedbackKind.FLAG:
                 flash(request, f"Your {name} is withdrawn", FlashKind.INFO)
