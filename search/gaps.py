@@ -332,7 +332,7 @@ def find_answers(
 ) -> None:
     """Mark the groups answered since their searches failed: an entry (not a problem,
     not a draft) posted after the group's latest item whose passage is similar enough
-    to the group's mean, or an assigned gap of the same need that was closed. A group
+    to the group's mean, or an assigned gap of the same need closed since. A group
     that matches an open assigned gap says so."""
     if not clusters:
         return
@@ -368,7 +368,9 @@ def find_answers(
             if float(centroid @ cluster.centroid) < engine.settings.gap_cluster_similarity:
                 continue
             if gap.state == GapState.CLOSED:
-                if gap.answer is not None and seen.can_see(gap.answer):
+                # Closed before some of these searches failed: its answer did not help them.
+                closed_since = gap.closed_at is None or gap.closed_at > cluster.latest
+                if closed_since and gap.answer is not None and seen.can_see(gap.answer):
                     answer_entry = gap.answer
                     cluster.answered_by = GapAnswer(
                         answer_entry.external_id, answer_entry.title, answer_entry.author.name

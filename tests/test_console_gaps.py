@@ -256,6 +256,11 @@ def test_a_gap_whose_assigned_gap_was_closed_shows_its_answer(engine: SearchEngi
         title = answer.title
     again = next(c for c in report(engine).clusters if FORKLIFT[0] in c.examples)
     assert again.answered_by is not None and again.answered_by.title == title
+    # A search that failed after the gap was closed: its answer did not help, still a gap.
+    plant(engine, FORKLIFT[2], "f3", now + timedelta(minutes=1))
+    later = now + timedelta(minutes=2)
+    still = next(c for c in report(engine, now=later).clusters if FORKLIFT[0] in c.examples)
+    assert still.answered_by is None
 
 
 @pytest.fixture(scope="module")
