@@ -36,7 +36,7 @@ from kb.models import (
 )
 from kb.problems import refresh_problem_status
 from kb.reviews import request_reviews_citing
-from kb.search_log import mark_posted
+from kb.search_log import mark_answered, mark_posted, unmark_answered
 from kb.visibility import may_see_community
 from kb.writes import announce, write
 
@@ -191,10 +191,17 @@ class FeedbackRecorded:
 
 
 def record_feedback(
-    session: Session, actor: Person, entry: Entry, kind: FeedbackKind, reason: str = ""
+    session: Session,
+    actor: Person,
+    entry: Entry,
+    kind: FeedbackKind,
+    reason: str = "",
+    searched_as: str | None = None,
 ) -> FeedbackRecorded:
     """Reuse, a helpful vote or a flag. Giving the same one twice counts it once: the
-    answer says it was `repeated` (a flag's new reason replaces the old one)."""
+    answer says it was `repeated` (a flag's new reason replaces the old one).
+    `searched_as`: the visitor whose searches led here; a reuse or helpful vote tells
+    the search log that those searches found their answer (no knowledge gap)."""
     reason = " ".join(reason.split())
     own_entry_kinds = (FeedbackKind.REUSE, FeedbackKind.HELPFUL, FeedbackKind.DID_NOT_WORK)
     if kind in own_entry_kinds and entry.author_id == actor.id:
@@ -204,6 +211,8 @@ def record_feedback(
     if len(reason) > MAX_COMMENT_CHARS:
         raise InvalidContribution(f"the reason is longer than {MAX_COMMENT_CHARS:,} characters")
     with write(session):
+        if searched_as is not None and kind in (FeedbackKind.REUSE, FeedbackKind.HELPFUL):
+            mark_answered(session, searched_as, entry)
         existing = _feedback_of(session, actor, entry, kind)
         if existing is not None:
             if reason:
@@ -218,7 +227,13 @@ def record_feedback(
     return FeedbackRecorded(feedback, repeated=False)
 
 
-def withdraw_feedback(session: Session, actor: Person, entry: Entry, kind: FeedbackKind) -> bool:
+def withdraw_feedback(
+    session: Session,
+    actor: Person,
+    entry: Entry,
+    kind: FeedbackKind,
+    searched_as: str | None = None,
+) -> bool:
     """Take back one's own reuse, helpful vote, "did not work" or flag (pressing the
     button again, or Undo). False when there was none to take back.
 
@@ -229,6 +244,8 @@ def withdraw_feedback(session: Session, actor: Person, entry: Entry, kind: Feedb
         if existing is None:
             return False
         session.delete(existing)
+        if searched_as is not None and kind in (FeedbackKind.REUSE, FeedbackKind.HELPFUL):
+            unmark_answered(session, searched_as, entry)
         session.flush()
     return True
 

@@ -359,6 +359,10 @@ class SearchLog(Base):
     posted_problem_id: Mapped[int | None] = mapped_column(
         ForeignKey("entries.id", ondelete="SET NULL"), default=None
     )
+    # An entry it led to that the visitor then marked reused or helpful: not a failure.
+    answered_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="SET NULL"), default=None
+    )
 
 
 class GapState(StrEnum):

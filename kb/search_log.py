@@ -98,6 +98,41 @@ def mark_posted(
     )
 
 
+def mark_answered(
+    session: Session, visitor: str, entry: Entry, now: datetime | None = None
+) -> None:
+    """The visitor marked this entry reused or helpful: their recent searches that led
+    to it (opened it, the problem it solves, or a problem it is a solution of) found
+    their answer. Part of the feedback's write (kb.contributions.record_feedback)."""
+    if not visitor:
+        return
+    moment = now or utcnow()
+    led_to = [entry.id] + ([entry.solves_id] if entry.solves_id is not None else [])
+    solutions = select(Entry.id).where(Entry.solves_id == entry.id)
+    session.execute(
+        update(SearchLog)
+        .where(
+            SearchLog.visitor == visitor,
+            SearchLog.at >= moment - timedelta(minutes=POSTED_AFTER_MINUTES),
+            or_(SearchLog.opened_entry_id.in_(led_to), SearchLog.opened_entry_id.in_(solutions)),
+        )
+        .values(answered_entry_id=entry.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def unmark_answered(session: Session, visitor: str, entry: Entry) -> None:
+    """The visitor took back their reuse or helpful mark: those searches count again."""
+    if not visitor:
+        return
+    session.execute(
+        update(SearchLog)
+        .where(SearchLog.visitor == visitor, SearchLog.answered_entry_id == entry.id)
+        .values(answered_entry_id=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def prune(session: Session, keep_days: int, now: datetime | None = None) -> int:
     """Forget searches older than KB_SEARCH_LOG_DAYS."""
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
@@ -131,9 +166,14 @@ def failed_searches(
 ) -> list[SearchLog]:
     """Searches and Ask drafts that did not find what was needed: the best hit was not
     similar enough, a problem was posted after them, or nobody opened a result
-    (abandoned; judged once the search is ABANDONED_AFTER_MINUTES old)."""
+    (abandoned; judged once the search is ABANDONED_AFTER_MINUTES old). A search that led
+    to an entry the visitor then marked reused or helpful is never one (mark_answered)."""
     abandoned_before = (now or utcnow()) - timedelta(minutes=ABANDONED_AFTER_MINUTES)
-    query = select(SearchLog).where(SearchLog.at >= since).order_by(SearchLog.at)
+    query = (
+        select(SearchLog)
+        .where(SearchLog.at >= since, SearchLog.answered_entry_id.is_(None))
+        .order_by(SearchLog.at)
+    )
     if community:
         query = query.where(SearchLog.community == community)
     if visibility is not None and visibility.hidden_community_ids:

@@ -4,12 +4,18 @@ Texts are embedded with the search model and grouped by average-linkage clusteri
 with a similarity threshold: two groups merge only while the mean similarity between
 their members stays above it, which keeps groups tight (no chaining through one
 borderline text) and gives the same groups for the same input. Each group is labelled
-with its characteristic terms: frequent in the group, rare elsewhere.
+with its characteristic content words: frequent in the group, rare elsewhere.
+
+What counts (docs/console.md): a search that led to an answer someone marked reused or
+helpful is no failure (kb.search_log); noise is left out (search.gap_words); a group's
+size is the number of distinct people; a failed search belongs to the community it was
+searched in, else to the community of the entries it came nearest; a group answered
+since (a new entry similar enough, or an assigned gap closed) leaves the list.
 """
 
 import math
-import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,26 +25,25 @@ from sqlalchemy.orm import Session, aliased
 
 from kb.errors import InvalidContribution
 from kb.models import (
+    HIDDEN_STATUSES,
     Community,
     Entry,
     EntryKind,
     EntryStatus,
+    Gap,
+    GapState,
+    SearchLog,
     utcnow,
 )
 from kb.search_log import failed_searches
 from kb.settings import Settings
 from kb.visibility import Visibility
 from search.engine import SearchEngine
+from search.gap_words import content_words, fold, is_compound, is_noise, model_vocabulary
 
 TREND_WEEKS = 8
-STOPWORDS = set(
-    """a an and are as at be but by can do does for from has have how i if in into is it
-    its my no not of on or our so than that the their then there this to was we what
-    when where which who why will with without you your after again all also any
-    before being both did each get gets got just more most off once only other out
-    over same some still such too very while keeps keep after""".split()
-)
-WORD = re.compile(r"[a-z0-9][a-z0-9\-_.]*[a-z0-9]|[a-z0-9]")
+LABEL_TERMS = 3
+NEAREST_ENTRIES = 5  # the entries a failed search is nearest to decide its community
 
 
 @dataclass
@@ -49,6 +54,19 @@ class GapItem:
     at: datetime
     source: str  # "search", "ask" or "problem"
     problem_id: str | None = None
+    visitor: str = ""  # who, as the search log knows them: one person counts once
+    community: str | None = None  # the community it is attributed to
+    log: SearchLog | None = None
+
+
+@dataclass(frozen=True)
+class GapAnswer:
+    """What answers a gap since its searches failed: an entry, or an assigned gap's
+    answer (`by` says who wrote it)."""
+
+    external_id: str
+    title: str
+    by: str
 
 
 @dataclass
@@ -57,22 +75,58 @@ class GapCluster:
     terms: list[str]
     centroid: np.ndarray
     trend: list[int] = field(default_factory=list)  # per week, oldest first
+    central: str = ""  # the text nearest the group's mean
+    answered_by: GapAnswer | None = None
+    assigned: Gap | None = None  # an open assigned gap it matches
+
+    @property
+    def people(self) -> int:
+        """Distinct people: one person repeating a search counts once."""
+        return len({item.visitor or f"row-{id(item)}" for item in self.items})
+
+    @property
+    def searches(self) -> int:
+        return sum(1 for item in self.items if item.source != "problem")
+
+    @property
+    def problems(self) -> int:
+        return sum(1 for item in self.items if item.source == "problem")
 
     @property
     def size(self) -> int:
-        return len(self.items)
+        return self.people
+
+    @property
+    def community(self) -> str | None:
+        """The community most of its items are attributed to."""
+        counts = Counter(item.community for item in self.items if item.community)
+        return counts.most_common(1)[0][0] if counts else None
 
     @property
     def label(self) -> str:
-        return ", ".join(self.terms) or self.items[0].text[:60]
+        return ", ".join(self.terms) or (self.central or self.items[0].text)[:60]
 
     @property
     def examples(self) -> list[str]:
-        seen: list[str] = []
+        """Distinct texts, the most central first, then the latest."""
+        seen: list[str] = [self.central] if self.central else []
         for item in sorted(self.items, key=lambda i: i.at, reverse=True):
             if item.text not in seen:
                 seen.append(item.text)
         return seen[:5]
+
+    @property
+    def latest(self) -> datetime:
+        return max(item.at for item in self.items)
+
+
+@dataclass
+class GapReport:
+    """The gaps, and the failed searches behind them (noise left out)."""
+
+    clusters: list[GapCluster]
+    failed: list[GapItem]
+    noise: int  # failed searches left out as noise (search.gap_words)
 
 
 def average_linkage(vectors: np.ndarray, min_similarity: float) -> list[list[int]]:
@@ -102,15 +156,19 @@ def average_linkage(vectors: np.ndarray, min_similarity: float) -> list[list[int
     return sorted(groups, key=lambda group: (-len(group), group[0]))
 
 
-def words(text: str) -> list[str]:
-    return [w for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 2]
-
-
-def characteristic_terms(group_texts: list[str], all_texts: list[str], count: int = 4) -> list[str]:
-    """Terms frequent in the group and rare in the rest (tf × idf over all texts)."""
+def characteristic_terms(
+    group_texts: list[str], all_texts: list[str], count: int = LABEL_TERMS
+) -> list[str]:
+    """The group's most distinctive content words (search.gap_words: no stop words,
+    filler or numbers), frequent in the group and rare in the rest (tf × idf), each in
+    the form the group uses most ("battery" and "batteries" are one word)."""
     documents = len(all_texts)
-    frequency = Counter(w for text in all_texts for w in set(words(text)))
-    in_group = Counter(w for text in group_texts for w in set(words(text)))
+    frequency = Counter(fold(w) for text in all_texts for w in set(content_words(text)))
+    in_group = Counter(fold(w) for text in group_texts for w in set(content_words(text)))
+    surface: dict[str, Counter[str]] = {}
+    for text in group_texts:
+        for word in content_words(text):
+            surface.setdefault(fold(word), Counter())[word] += 1
     scored = sorted(
         ((in_group[w] * math.log(1 + documents / frequency[w]), w) for w in in_group),
         key=lambda pair: (-pair[0], pair[1]),
@@ -118,7 +176,8 @@ def characteristic_terms(group_texts: list[str], all_texts: list[str], count: in
     # Terms shared by several members first; single mentions only fill up the label.
     shared = [w for _, w in scored if in_group[w] >= 2]
     single = [w for _, w in scored if in_group[w] < 2]
-    return (shared + single)[:count] if len(shared) < 2 else shared[:count]
+    chosen = (shared + single)[:count] if len(shared) < 2 else shared[:count]
+    return [surface[w].most_common(1)[0][0] for w in chosen]
 
 
 def weekly_trend(dates: list[datetime], now: datetime, weeks: int = TREND_WEEKS) -> list[int]:
@@ -152,26 +211,215 @@ def unanswered_problems(
 
 
 def cluster_items(
-    engine: SearchEngine, items: list[GapItem], min_similarity: float, now: datetime
+    engine: SearchEngine,
+    items: list[GapItem],
+    min_similarity: float,
+    now: datetime,
+    vectors: np.ndarray | None = None,
 ) -> list[GapCluster]:
+    """Groups of items by meaning, the most people first. `vectors`: the items' texts
+    embedded already (one row per item), else they are embedded here."""
     if not items:
         return []
-    vectors = engine.embedder.encode([item.text for item in items])
+    if vectors is None:
+        vectors = engine.embedder.encode([item.text for item in items])
     all_texts = [item.text for item in items]
     clusters = []
     for group in average_linkage(vectors, min_similarity):
         group_items = [items[i] for i in group]
         centroid = vectors[group].mean(axis=0)
         centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-9)
+        central = group_items[int(np.argmax(vectors[group] @ centroid))].text
         clusters.append(
             GapCluster(
                 items=group_items,
                 terms=characteristic_terms([i.text for i in group_items], all_texts),
                 centroid=centroid.astype(np.float32),
                 trend=weekly_trend([i.at for i in group_items], now),
+                central=central,
             )
         )
-    return clusters
+    return sorted(clusters, key=lambda c: (-c.people, -len(c.items)))
+
+
+def vocabulary_check(engine: SearchEngine) -> Callable[[str], bool]:
+    """Whether a word is one of the model's words or found in the keyword index."""
+    vocabulary = model_vocabulary(engine.embedder.model_path)
+    found: dict[str, bool] = {}
+
+    def known(word: str) -> bool:
+        if word in vocabulary or is_compound(word, vocabulary):
+            return True
+        if word not in found:
+            found[word] = bool(engine.keyword_candidates(word, 1))
+        return found[word]
+
+    return known
+
+
+def nearest_communities(
+    engine: SearchEngine, session: Session, vectors: np.ndarray
+) -> list[str | None]:
+    """Per vector: the community most of its nearest entries belong to (ties: the
+    nearer), or None when the index is empty."""
+    if len(vectors) == 0:
+        return []
+    matches = engine.live_index.search(vectors, NEAREST_ENTRIES * 3)
+    ids = {int(i) for row in range(len(vectors)) for i in matches.entry_ids(row) if i >= 0}
+    rows = session.execute(
+        select(Entry.id, Community.slug)
+        .join(Community, Community.id == Entry.community_id)
+        .where(Entry.id.in_(sorted(ids)))
+    ).all()
+    slug_of: dict[int, str] = {entry_id: slug for entry_id, slug in rows}
+    communities: list[str | None] = []
+    for row in range(len(vectors)):
+        nearest: list[str] = []
+        for entry_id in matches.entry_ids(row).tolist():
+            slug = slug_of.get(int(entry_id))
+            if slug is not None and len(nearest) < NEAREST_ENTRIES:
+                nearest.append(slug)
+        counts = Counter(nearest)
+        best = max(counts.values(), default=0)
+        communities.append(next((s for s in nearest if counts[s] == best), None))
+    return communities
+
+
+def failed_search_items(
+    engine: SearchEngine,
+    session: Session,
+    settings: Settings,
+    *,
+    since: datetime,
+    community: str | None,
+    now: datetime,
+    visibility: Visibility | None,
+) -> tuple[list[GapItem], np.ndarray, int]:
+    """The failed searches that are needs (noise left out), each attributed to a
+    community: the one it was searched in, else the one the entries it was nearest
+    belong to; with their vectors and how many were noise."""
+    rows = failed_searches(
+        session, settings.failed_search_similarity, since, None, now=now, visibility=visibility
+    )
+    known = vocabulary_check(engine)
+    needs = [row for row in rows if not is_noise(row.query, known)]
+    vectors = engine.embedder.encode([row.query for row in needs])
+    near = nearest_communities(engine, session, vectors)
+    hidden = hidden_slugs(session, visibility)
+    items, kept = [], []
+    for index, (row, nearest) in enumerate(zip(needs, near, strict=True)):
+        attributed = row.community or nearest
+        if attributed in hidden or (community and attributed != community):
+            continue
+        items.append(GapItem(row.query, row.at, row.kind, None, row.visitor, attributed, row))
+        kept.append(index)
+    return items, vectors[kept], len(rows) - len(needs)
+
+
+def hidden_slugs(session: Session, visibility: Visibility | None) -> set[str]:
+    if visibility is None or not visibility.hidden_community_ids:
+        return set()
+    ids = sorted(visibility.hidden_community_ids)
+    return set(session.scalars(select(Community.slug).where(Community.id.in_(ids))))
+
+
+def find_answers(
+    engine: SearchEngine,
+    session: Session,
+    clusters: list[GapCluster],
+    threshold: float,
+    visibility: Visibility | None,
+) -> None:
+    """Mark the groups answered since their searches failed: an entry (not a problem,
+    not a draft) posted after the group's latest item whose passage is similar enough
+    to the group's mean, or an assigned gap of the same need closed since. A group
+    that matches an open assigned gap says so."""
+    if not clusters:
+        return
+    seen = visibility or Visibility.everything()
+    centroids = np.vstack([cluster.centroid for cluster in clusters])
+    matches = engine.live_index.search(centroids, 30)
+    gaps = list(session.scalars(select(Gap).order_by(Gap.created_at.desc())))
+    for row, cluster in enumerate(clusters):
+        scores = dict[int, float]()
+        for score, entry_id in zip(
+            matches.scores[row].tolist(), matches.entry_ids(row).tolist(), strict=True
+        ):
+            if entry_id >= 0 and score >= threshold and entry_id not in scores:
+                scores[int(entry_id)] = float(score)
+        if scores:
+            answer = session.scalars(
+                select(Entry).where(
+                    Entry.id.in_(sorted(scores)),
+                    Entry.kind != EntryKind.PROBLEM,
+                    Entry.status.not_in(HIDDEN_STATUSES),
+                    Entry.created_at > cluster.latest,
+                    seen.allows(),
+                )
+            ).all()
+            if answer:
+                best = max(answer, key=lambda entry: scores[entry.id])
+                cluster.answered_by = GapAnswer(best.external_id, best.title, best.author.name)
+                continue
+        for gap in gaps:
+            centroid = np.frombuffer(gap.centroid, dtype=np.float32)
+            if centroid.shape != cluster.centroid.shape:
+                continue
+            if float(centroid @ cluster.centroid) < engine.settings.gap_cluster_similarity:
+                continue
+            if gap.state == GapState.CLOSED:
+                # Closed before some of these searches failed: its answer did not help them.
+                closed_since = gap.closed_at is None or gap.closed_at > cluster.latest
+                if closed_since and gap.answer is not None and seen.can_see(gap.answer):
+                    answer_entry = gap.answer
+                    cluster.answered_by = GapAnswer(
+                        answer_entry.external_id, answer_entry.title, answer_entry.author.name
+                    )
+                    break
+            elif cluster.assigned is None:
+                cluster.assigned = gap
+
+
+def gap_report(
+    engine: SearchEngine,
+    session: Session,
+    settings: Settings,
+    *,
+    since: datetime,
+    community: str | None = None,
+    now: datetime | None = None,
+    visibility: Visibility | None = None,
+) -> GapReport:
+    """Failed searches and unanswered problems since `since`, grouped by meaning; the
+    groups answered since are marked (`answered_by`)."""
+    moment = now or utcnow()
+    items, vectors, noise = failed_search_items(
+        engine,
+        session,
+        settings,
+        since=since,
+        community=community,
+        now=moment,
+        visibility=visibility,
+    )
+    problems = [
+        GapItem(
+            problem.title,
+            problem.created_at,
+            "problem",
+            problem.external_id,
+            f"person-{problem.author_id}",
+            problem.community.slug,
+        )
+        for problem in unanswered_problems(session, since, community, visibility)
+    ]
+    if problems:
+        vectors = np.vstack([vectors, engine.embedder.encode([p.text for p in problems])])
+    clusters = cluster_items(
+        engine, items + problems, settings.gap_cluster_similarity, moment, vectors
+    )
+    find_answers(engine, session, clusters, settings.failed_search_similarity, visibility)
+    return GapReport(clusters, items, noise)
 
 
 def find_gaps(
@@ -184,24 +432,18 @@ def find_gaps(
     now: datetime | None = None,
     visibility: Visibility | None = None,
 ) -> list[GapCluster]:
-    """Failed searches and unanswered problems since `since`, grouped by meaning."""
-    moment = now or utcnow()
-    items = [
-        GapItem(entry.query, entry.at, entry.kind)
-        for entry in failed_searches(
-            session,
-            settings.failed_search_similarity,
-            since,
-            community,
-            now=moment,
-            visibility=visibility,
-        )
-    ]
-    items += [
-        GapItem(problem.title, problem.created_at, "problem", problem.external_id)
-        for problem in unanswered_problems(session, since, community, visibility)
-    ]
-    return cluster_items(engine, items, settings.gap_cluster_similarity, moment)
+    """The groups still open: failed searches and unanswered problems since `since`,
+    grouped by meaning, less the groups answered since."""
+    report = gap_report(
+        engine,
+        session,
+        settings,
+        since=since,
+        community=community,
+        now=now,
+        visibility=visibility,
+    )
+    return [cluster for cluster in report.clusters if cluster.answered_by is None]
 
 
 def gap_of_texts(engine: SearchEngine, texts: list[str], label: str) -> GapCluster:

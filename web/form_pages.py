@@ -168,7 +168,7 @@ def post_feedback(
     action = f"/entries/{entry.external_id}/feedback"
     name = FEEDBACK_NAME[feedback_kind]
     if undo:
-        if kb_write.withdraw_feedback(session, person, entry, feedback_kind):
+        if kb_write.withdraw_feedback(session, person, entry, feedback_kind, visitor_key(request)):
             again = {"kind": feedback_kind.value}
             if feedback_kind == FeedbackKind.FLAG:
                 flash(request, f"Your {name} is withdrawn", FlashKind.INFO)
@@ -178,7 +178,9 @@ def post_feedback(
             flash(request, f"You had no {name} here to take back", FlashKind.INFO)
         return _back_to(entry)
     try:
-        recorded = kb_write.record_feedback(session, person, entry, feedback_kind, reason)
+        recorded = kb_write.record_feedback(
+            session, person, entry, feedback_kind, reason, visitor_key(request)
+        )
     except InvalidContribution as error:
         page = entry.solves or entry
         return _entry_with_error(request, session, visibility, person, page, error, flag=reason)
