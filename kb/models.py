@@ -359,6 +359,8 @@ class SearchLog(Base):
     posted_problem_id: Mapped[int | None] = mapped_column(
         ForeignKey("entries.id", ondelete="SET NULL"), default=None
     )
+    # The searcher said the case in opened_entry_id answers it ("This answers my question").
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
 
 
 class GapState(StrEnum):

@@ -44,6 +44,7 @@ def log_search(
                 SearchLog.kind == "ask",
                 SearchLog.visitor == visitor,
                 SearchLog.posted_problem_id.is_(None),
+                SearchLog.answered_at.is_(None),  # an answered draft is finished
                 SearchLog.at >= moment - timedelta(minutes=ASK_DRAFT_MINUTES),
             )
             .order_by(SearchLog.at.desc())
@@ -77,6 +78,20 @@ def mark_opened(session: Session, log_id: int, visitor: str, entry_id: int) -> N
             )
             .values(opened_entry_id=entry_id)
         )
+
+
+def mark_answered(
+    session: Session, log_id: int, visitor: str, entry_id: int, now: datetime | None = None
+) -> bool:
+    """The visitor said this case answers their search or draft: it is no failed search,
+    whatever its similarity. Only their own rows; False when the row is not theirs."""
+    with write(session):
+        result = session.execute(
+            update(SearchLog)
+            .where(SearchLog.id == log_id, SearchLog.visitor == visitor)
+            .values(opened_entry_id=entry_id, answered_at=now or utcnow())
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_posted(
@@ -129,8 +144,8 @@ def failed_searches(
     now: datetime | None = None,
     visibility: Visibility | None = None,
 ) -> list[SearchLog]:
-    """Searches and Ask drafts that did not find what was needed: the best hit was not
-    similar enough, a problem was posted after them, or nobody opened a result
+    """Searches and Ask drafts that did not find what was needed (unless the searcher
+    said a case answered it): the best hit was not similar enough, a problem was posted after them, or nobody opened a result
     (abandoned; judged once the search is ABANDONED_AFTER_MINUTES old)."""
     abandoned_before = (now or utcnow()) - timedelta(minutes=ABANDONED_AFTER_MINUTES)
     query = select(SearchLog).where(SearchLog.at >= since).order_by(SearchLog.at)
@@ -140,6 +155,8 @@ def failed_searches(
         query = query.where(*_not_about_hidden(visibility))
     failed = []
     for entry in session.scalars(query):
+        if entry.answered_at is not None:  # the searcher said a case answered it
+            continue
         weak = entry.best_similarity is None or entry.best_similarity < threshold
         asked = entry.posted_problem_id is not None
         abandoned = (
