@@ -1,4 +1,4 @@
-""""This answers my question" on the Ask page: a past case fits, so nothing is posted.
+""" "This answers my question" on the Ask page: a past case fits, so nothing is posted.
 
 It is the reuse of the case's accepted solution (or of the practice) that the entry page
 records as "this solved my case too", plus the search log's note that the draft was

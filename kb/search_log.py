@@ -145,8 +145,9 @@ def failed_searches(
     visibility: Visibility | None = None,
 ) -> list[SearchLog]:
     """Searches and Ask drafts that did not find what was needed (unless the searcher
-    said a case answered it): the best hit was not similar enough, a problem was posted after them, or nobody opened a result
-    (abandoned; judged once the search is ABANDONED_AFTER_MINUTES old)."""
+    said a case answered it): the best hit was not similar enough, a problem was posted
+    after them, or nobody opened a result (abandoned; judged once the search is
+    ABANDONED_AFTER_MINUTES old)."""
     abandoned_before = (now or utcnow()) - timedelta(minutes=ABANDONED_AFTER_MINUTES)
     query = select(SearchLog).where(SearchLog.at >= since).order_by(SearchLog.at)
     if community:

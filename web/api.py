@@ -150,7 +150,7 @@ def api_similar(
 def case_progress(
     accepted: Entry | None, working_on: list[str], solutions: int
 ) -> tuple[CaseAnswer, str]:
-    """"Solved by" only with an accepted solution; an open case says why it is open."""
+    """ "Solved by" only with an accepted solution; an open case says why it is open."""
     if accepted is not None:
         return "solved", f"Solved by {accepted.author.name}"
     if working_on:
