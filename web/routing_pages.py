@@ -24,7 +24,8 @@ from web.templating import templates
 router = APIRouter(include_in_schema=False)
 # The newest notifications the inbox shows (the API pages through all of them).
 INBOX_NOTIFICATIONS = 50
-# Open requests whose Pass on gets suggested people (a search each); the rest list everyone.
+# Open requests whose Pass on offers a list of people (suggesting them is a search each);
+# further ones, rare, take a typed name or user name only.
 PICKERS = 10
 # How an inbox card words the state of a request (an "asked" one needs no word).
 INBOX_STATE_WORDS = {
