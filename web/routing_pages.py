@@ -26,7 +26,7 @@ router = APIRouter(include_in_schema=False)
 INBOX_NOTIFICATIONS = 50
 # Open requests whose Pass on offers a list of people (suggesting them is a search each);
 # further ones, rare, take a typed name or user name only.
-PICKERS = 10
+PICKERS = 5  # about 75 ms each, measured with the demo on a busy 2-core machine
 # How an inbox card words the state of a request (an "asked" one needs no word).
 INBOX_STATE_WORDS = {
     "taken": "you are working on it",
