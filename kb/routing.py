@@ -20,6 +20,7 @@ from kb.announcements import PeopleAsked, RequestAnswered
 from kb.errors import InvalidContribution, NotAllowed
 from kb.gaps import mark_gaps_read
 from kb.models import Entry, EntryKind, EntryStatus, Gap, Person, Routing, RoutingState, utcnow
+from kb.people_lookup import person_called
 from kb.problems import refresh_problem_status
 from kb.visibility import may_see_community, visibility_for
 from kb.writes import announce, write
@@ -182,9 +183,10 @@ def pass_to(
     note: str = "",
     now: datetime | None = None,
 ) -> Routing:
-    """Hand the problem on to someone the routed person knows is better placed."""
+    """Hand the problem on to someone the routed person knows is better placed (named by
+    user name or full name: kb.people_lookup)."""
     _own_active_routing(actor, routing)
-    other = _person(session, handle)
+    other = person_called(session, handle)
     problem = routing.problem
     if other.id == problem.author_id:
         raise InvalidContribution(f"{other.handle} asked this problem")

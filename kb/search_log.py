@@ -44,6 +44,7 @@ def log_search(
                 SearchLog.kind == "ask",
                 SearchLog.visitor == visitor,
                 SearchLog.posted_problem_id.is_(None),
+                SearchLog.answered_entry_id.is_(None),  # an answered draft is finished
                 SearchLog.at >= moment - timedelta(minutes=ASK_DRAFT_MINUTES),
             )
             .order_by(SearchLog.at.desc())
@@ -77,6 +78,19 @@ def mark_opened(session: Session, log_id: int, visitor: str, entry_id: int) -> N
             )
             .values(opened_entry_id=entry_id)
         )
+
+
+def mark_case_answers(session: Session, log_id: int, visitor: str, entry_id: int) -> bool:
+    """The visitor said this case answers their search or draft ("This answers my
+    question"): it is no failed search, whatever its similarity. Only their own rows;
+    False when the row is not theirs."""
+    with write(session):
+        result = session.execute(
+            update(SearchLog)
+            .where(SearchLog.id == log_id, SearchLog.visitor == visitor)
+            .values(opened_entry_id=entry_id, answered_entry_id=entry_id)
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_posted(

@@ -1,13 +1,13 @@
 """The JSON API under /api."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from kb import browse
 from kb.entry_schema import MAX_BODY_CHARS, MAX_TITLE_CHARS
-from kb.models import EntryKind
+from kb.models import Entry, EntryKind
 from kb.routing import workers_by_external_id
 from search.engine import SearchMode
 from search.filters import SearchFilters
@@ -51,9 +51,19 @@ def api_search(
     return response
 
 
+# How far a similar case got (SimilarCase.answer).
+CaseAnswer = Literal["solved", "working", "proposed", "open"]
+
+
 class Draft(BaseModel):
     title: str = Field(default="", max_length=MAX_TITLE_CHARS)
     body: str = Field(default="", max_length=MAX_BODY_CHARS)
+    community: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The community chosen on the Ask form (its slug): only its cases are "
+        "suggested. Empty or left out: every community the viewer may see.",
+    )
 
 
 class PersonRef(BaseModel):
@@ -65,14 +75,19 @@ class SimilarCase(BaseModel):
     id: str
     title: str
     status: str
+    community: str
     snippet: str
     score: float
     accepted_solution: dict[str, str] | None
-    solved_by: list[PersonRef]
+    solved_by: list[PersonRef] = Field(description="Who wrote the accepted solution, if any.")
+    working_on: list[str] = Field(description="Names of the people who took the problem.")
+    answer: CaseAnswer
+    label: str = Field(description="How far the case got, in words the Ask page shows.")
 
 
 class SimilarResponse(BaseModel):
     cases: list[SimilarCase]
+    community: str | None = Field(description="The community the cases were limited to.")
     log_id: int | None = Field(
         description="Pass as ?s= when opening a case, for the search log (null when this "
         "lookup was not logged: too many from one visitor or address in a minute)."
@@ -87,30 +102,64 @@ def api_similar(
     session: SessionDep,
     visibility: VisibilityDep,
 ) -> SimilarResponse:
-    """Past problems similar to a draft, each with its accepted solution and who solved it."""
+    """Past problems similar to a draft, in the chosen community, each with how far it got:
+    solved (and by whom), being worked on, answers proposed, or no answer yet."""
+    community = (draft.community or "").strip() or None
+    if community is not None and community not in {
+        c.slug for c in browse.visible_communities(session, visibility)
+    }:
+        raise HTTPException(422, f"there is no community {community!r} to look in")
     text = f"{draft.title}\n{draft.body}".strip()[: engine.settings.max_query_chars]
-    results = engine.search(text, SearchFilters.seen_by(visibility, kind="problem"), limit=5)
-    log_id = record_search(request, session, "ask", text, results, None)
+    filters = SearchFilters.seen_by(visibility, kind="problem", community=community)
+    results = engine.search(text, filters, limit=5)
+    log_id = record_search(request, session, "ask", text, results, community)
+    working = workers_by_external_id(session, [hit.id for hit in results.hits])
     cases = []
     for hit in results.hits:
         problem = browse.entry_by_external_id(session, hit.id, visibility)
-        solvers: dict[str, PersonRef] = {}
-        if problem is not None:
-            for solution in browse.solutions_of(session, problem):
-                person = solution.author
-                solvers.setdefault(person.handle, PersonRef(handle=person.handle, name=person.name))
+        if problem is None:
+            continue
+        solutions = browse.solutions_of(session, problem, visibility)
+        accepted = next((s for s in solutions if s.accepted), None)
+        people = working.get(hit.id, [])
+        answer, label = case_progress(accepted, people, len(solutions))
         cases.append(
             SimilarCase(
                 id=hit.id,
                 title=hit.title,
                 status=hit.status,
+                community=problem.community.slug,
                 snippet=hit.snippet.text,
                 score=hit.score,
-                accepted_solution=vars(hit.accepted_solution) if hit.accepted_solution else None,
-                solved_by=list(solvers.values()),
+                accepted_solution=(
+                    {"id": accepted.external_id, "title": accepted.title} if accepted else None
+                ),
+                solved_by=(
+                    [PersonRef(handle=accepted.author.handle, name=accepted.author.name)]
+                    if accepted
+                    else []
+                ),
+                working_on=people,
+                answer=answer,
+                label=label,
             )
         )
-    return SimilarResponse(cases=cases, log_id=log_id)
+    return SimilarResponse(cases=cases, community=community, log_id=log_id)
+
+
+def case_progress(
+    accepted: Entry | None, working_on: list[str], solutions: int
+) -> tuple[CaseAnswer, str]:
+    """ "Solved by" only with an accepted solution; an open case says why it is open."""
+    if accepted is not None:
+        return "solved", f"Solved by {accepted.author.name}"
+    if working_on:
+        verb = "is" if len(working_on) == 1 else "are"
+        return "working", f"Open — {' and '.join(working_on)} {verb} working on it"
+    if solutions:
+        answers = "1 answer" if solutions == 1 else f"{solutions} answers"
+        return "proposed", f"Open — {answers} proposed, none accepted yet"
+    return "open", "Open, no answer yet"
 
 
 @router.get("/entries/{external_id}", response_model=EntryOut, tags=["entries"])

@@ -27,6 +27,7 @@ from search.engine import SearchEngine
 from search.subscribers import keep_search_current
 from web import (
     account_pages,
+    answered_pages,
     api,
     api_account,
     api_experts,
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_account.router)
     app.include_router(pages.router)
     app.include_router(form_pages.router)
+    app.include_router(answered_pages.router)
     app.include_router(account_pages.router)
     app.include_router(sso.router)
     app.include_router(routing_pages.router)

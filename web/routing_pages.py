@@ -7,11 +7,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from kb import routing as kb_routing
+from kb.errors import InvalidContribution
 from kb.gaps import gaps_assigned_to
 from kb.inbox import mark_seen
 from kb.models import EmailSetting, Entry, Person
 from kb.notifications import notifications_of
+from search.pass_choices import pass_choices
 from search.routing import advise, next_person
+from search.snippets import plain_text
 from web.api_routing import chosen_experts
 from web.auth import FormWriterDep, SignedInDep, VisibilityDep
 from web.deps import EngineDep, FormText, RowId, SessionDep, entry_or_404, routing_or_404
@@ -21,6 +24,18 @@ from web.templating import templates
 router = APIRouter(include_in_schema=False)
 # The newest notifications the inbox shows (the API pages through all of them).
 INBOX_NOTIFICATIONS = 50
+# Open requests whose Pass on offers a list of people (suggesting them is a search each);
+# further ones, rare, take a typed name or user name only.
+PICKERS = 5  # about 75 ms each, measured with the demo on a busy 2-core machine
+# How an inbox card words the state of a request (an "asked" one needs no word).
+INBOX_STATE_WORDS = {
+    "taken": "you are working on it",
+    "declined": "you declined",
+    "passed": "you passed it on",
+    "closed": "solved",
+}
+# How much of a problem's text an inbox card shows.
+EXCERPT_CHARS = 200
 
 
 # How the routing panel words the state of each person asked.
@@ -90,8 +105,23 @@ def post_route(
 
 
 @router.get("/inbox", response_class=HTMLResponse, name="inbox_page")
-def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Response:
+def inbox_page(
+    request: Request, person: SignedInDep, session: SessionDep, engine: EngineDep
+) -> Response:
+    return inbox_response(request, session, engine, person)
+
+
+def inbox_response(
+    request: Request,
+    session: Session,
+    engine: EngineDep,
+    person: Person,
+    pass_error: tuple[int, str, str] | None = None,
+) -> Response:
+    """The inbox; `pass_error` (request id, what was typed, why) shows a failed Pass on
+    in its card, with a 422."""
     items = kb_routing.inbox(session, person)
+    active = [item for item in items if item.state in kb_routing.ACTIVE_STATES]
     unread = {item.id for item in items if item.read_at is None}
     gaps = gaps_assigned_to(session, person)
     unread_gaps = {gap.id for gap in gaps if gap.read_at is None}
@@ -100,7 +130,14 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
         request,
         "inbox.html",
         {
-            "items": items,
+            "items": active,
+            "done": [item for item in items if item.state not in kb_routing.ACTIVE_STATES],
+            "excerpts": {item.id: excerpt(item.problem.body) for item in items},
+            "pass_choices": {
+                item.id: pass_choices(engine, session, item) for item in active[:PICKERS]
+            },
+            "pass_error": pass_error,
+            "state_words": INBOX_STATE_WORDS,
             "unread": unread,
             "gaps": gaps,
             "unread_gaps": unread_gaps,
@@ -109,9 +146,18 @@ def inbox_page(request: Request, person: SignedInDep, session: SessionDep) -> Re
             "email_settings": list(EmailSetting),
             "me": person,
         },
+        status_code=422 if pass_error else 200,
     )
     mark_seen(session, person, items, gaps, notifications)
     return response
+
+
+def excerpt(markdown: str, chars: int = EXCERPT_CHARS) -> str:
+    """The start of a problem's text as plain words, cut at a word."""
+    text = plain_text(markdown)
+    if len(text) <= chars:
+        return text
+    return text[:chars].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
 
 
 @router.post("/routings/{routing_id}/take")
@@ -153,12 +199,15 @@ def post_pass(
     person: FormWriterDep,
     session: SessionDep,
     visibility: VisibilityDep,
+    engine: EngineDep,
     to: FormText = "",
     note: FormText = "",
 ) -> Response:
-    passed = kb_routing.pass_to(
-        session, person, routing_or_404(session, routing_id, visibility), to, note
-    )
+    routing = routing_or_404(session, routing_id, visibility)
+    try:
+        passed = kb_routing.pass_to(session, person, routing, to, note)
+    except InvalidContribution as error:  # the inbox again, the reason in the card
+        return inbox_response(request, session, engine, person, (routing.id, to, str(error)))
     flash(request, f"Passed on to {passed.person.name}")
     return RedirectResponse("/inbox", status_code=303)
 

@@ -1,14 +1,25 @@
-// Search before asking: as the worker types, show similar past cases (debounced).
+// Search before asking: as the worker types, show similar past cases in the chosen
+// community. A lookup goes out after a short pause, and at least every MAX_WAIT ms while
+// the typing goes on; "Looking for similar cases…" shows until the newest one is back.
 (function () {
   "use strict";
   const title = document.getElementById("ask-title");
   const body = document.getElementById("ask-body");
+  const community = document.getElementById("community");
+  const panel = document.getElementById("similar");
+  const status = document.getElementById("similar-status");
   const target = document.getElementById("similar-results");
   const expertTarget = document.getElementById("expert-results");
   const peek = document.getElementById("similar-peek");
+  const askForm = document.getElementById("ask-form");
+  const signedIn = askForm.dataset.signedIn === "yes";
   const PEEK_SIZE = 2;
+  const PAUSE = 300;
+  const MAX_WAIT = 600;
   let timer = null;
-  let latest = 0;
+  let waitingSince = null;  // when the first keystroke not looked up yet came
+  let latest = 0;  // the newest lookup sent
+  let shown = 0;  // the newest lookup whose answer is on screen
 
   function element(tag, className, text) {
     const node = document.createElement(tag);
@@ -44,11 +55,47 @@
     peek.append(list, link("#similar", more));
   }
 
+  // "This answers my question": a small form to /ask/answered (the reuse and the search
+  // log are recorded there), which then opens the case. The draft is not posted.
+  function answeredForm(item, data) {
+    const form = element("form", "inline answered");
+    form.method = "post";
+    form.action = "/ask/answered";
+    const csrf = askForm.querySelector("input[type=hidden]");
+    for (const [name, value] of [[csrf.name, csrf.value], ["case", item.id], ["s", data.log_id ? String(data.log_id) : ""]]) {
+      const field = element("input");
+      field.type = "hidden";
+      field.name = name;
+      field.value = value;
+      form.append(field);
+    }
+    const button = element("button", "small answers-mine", "This answers my question");
+    button.type = "submit";
+    form.append(button);
+    form.addEventListener("submit", forgetDraft);
+    return form;
+  }
+
+  function progress(item) {
+    const line = element("p", "progress progress-" + item.answer);
+    if (item.answer === "solved" && item.solved_by.length) {
+      line.append("Solved by ");
+      item.solved_by.forEach(function (person, index) {
+        if (index) line.append(", ");
+        line.append(link("/people/" + encodeURIComponent(person.handle), person.name));
+      });
+    } else {
+      line.textContent = item.label;
+    }
+    return line;
+  }
+
   function render(data) {
     renderPeek(data);
     target.replaceChildren();
     if (!data.cases.length) {
-      target.append(element("p", "empty", "Nothing similar yet. Keep describing, or post it: it will stay open for the community."));
+      const where = community && data.community ? " in " + community.selectedOptions[0].textContent : "";
+      target.append(element("p", "empty", "Nothing similar" + where + " yet. Keep describing, or post it: it will stay open for the community."));
       return;
     }
     for (const item of data.cases) {
@@ -60,17 +107,11 @@
       card.append(element("p", "snippet", item.snippet));
       if (item.accepted_solution) {
         const accepted = element("p", "accepted", "✔ Accepted solution: ");
-        accepted.append(link("/entries/" + encodeURIComponent(item.accepted_solution.id), item.accepted_solution.title));
+        accepted.append(link("/entries/" + encodeURIComponent(item.id) + "#" + encodeURIComponent(item.accepted_solution.id), item.accepted_solution.title));
         card.append(accepted);
       }
-      if (item.solved_by.length) {
-        const people = element("p", "meta", "Solved by ");
-        item.solved_by.forEach(function (person, index) {
-          if (index) people.append(", ");
-          people.append(link("/people/" + encodeURIComponent(person.handle), person.name));
-        });
-        card.append(people);
-      }
+      card.append(progress(item));
+      if (item.accepted_solution && signedIn) card.append(answeredForm(item, data));
       target.append(card);
     }
   }
@@ -97,30 +138,65 @@
 
   async function lookupExperts(text, ticket) {
     const response = await fetch("/api/experts?limit=3&q=" + encodeURIComponent(text));
-    if (ticket !== latest || !response.ok) return;
+    if (ticket < shown || !response.ok) return;
     renderExperts(await response.json());
     expertTarget.dataset.updatedAt = String(performance.now());
   }
 
+  function busy(on) {
+    if (on) {
+      panel.setAttribute("aria-busy", "true");
+      status.hidden = false;
+    } else {
+      panel.removeAttribute("aria-busy");
+      status.hidden = true;
+    }
+  }
+
   async function lookup() {
+    clearTimeout(timer);
+    timer = null;
+    waitingSince = null;
     const text = (title.value + "\n" + body.value).trim();
-    if (text.length < 3) return;
+    if (text.length < 3) {
+      if (shown === latest) busy(false);
+      return;
+    }
     const ticket = ++latest;
+    busy(true);
     const experts = lookupExperts(text.slice(0, 1000), ticket);
-    const response = await fetch("/api/similar", {
-      method: "POST",
-      headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({title: title.value, body: body.value}),
-    });
-    if (ticket !== latest || !response.ok) return;
-    render(await response.json());
-    target.dataset.updatedAt = String(performance.now());
-    await experts;
+    try {
+      const response = await fetch("/api/similar", {
+        method: "POST",
+        headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({title: title.value, body: body.value, community: community ? community.value : null}),
+      });
+      // An answer older than the one on screen is dropped; a newer one is shown even
+      // while later lookups are still out, so continuous typing keeps updating.
+      if (ticket > shown && response.ok) {
+        const data = await response.json();
+        if (ticket > shown) {
+          shown = ticket;
+          render(data);
+          target.dataset.updatedAt = String(performance.now());
+          target.dataset.community = data.community || "";
+        }
+      }
+      await experts;
+    } catch (error) {
+      /* offline or the server is restarting: the next keystroke tries again */
+    } finally {
+      if (ticket === latest && timer === null) busy(false);
+    }
   }
 
   function schedule() {
+    const now = performance.now();
+    if (waitingSince === null) waitingSince = now;
+    busy(true);
     clearTimeout(timer);
-    timer = setTimeout(lookup, 300);
+    const wait = Math.max(0, Math.min(PAUSE, waitingSince + MAX_WAIT - now));
+    timer = setTimeout(lookup, wait);
   }
 
   // The draft survives signing in (and a reload): kept in this tab's sessionStorage as
@@ -159,9 +235,13 @@
   restoreDraft();
   for (const field of fields) field.addEventListener("input", saveDraft);
   for (const field of fields) field.addEventListener("change", saveDraft);
+  function forgetDraft() {
+    try { sessionStorage.removeItem(DRAFT_KEY); } catch (error) { /* nothing kept */ }
+  }
+
   form.addEventListener("submit", function () {
     if (form.dataset.signedIn === "yes") {
-      try { sessionStorage.removeItem(DRAFT_KEY); } catch (error) { /* nothing kept */ }
+      forgetDraft();
     } else {
       saveDraft();
     }
@@ -169,5 +249,6 @@
 
   title.addEventListener("input", schedule);
   body.addEventListener("input", schedule);
+  if (community) community.addEventListener("change", schedule);
   if (title.value) schedule();
 })();
