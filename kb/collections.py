@@ -9,7 +9,6 @@ from kb.accounts import Role
 from kb.errors import InvalidContribution, NotAllowed
 from kb.models import Collection, CollectionItem, Entry, EntryKind, EntryStatus, Person
 from kb.permissions import Action, allowed, require, roles_of
-from kb.routing import workers_by_external_id
 from kb.visibility import Visibility
 from kb.writes import write
 
@@ -190,20 +189,14 @@ def delete_collection(session: Session, actor: Person, collection: Collection) -
         session.delete(collection)
 
 
-def problem_progress(collection: Collection, session: Session) -> dict[int, str]:
-    """For each open problem in the collection: "unsolved", or "in progress" when someone
-    took it (a booklet must not pass an open case off as solved)."""
-    open_problems = [
-        item.entry
-        for item in collection.items
-        if item.entry.kind == EntryKind.PROBLEM and item.entry.status == EntryStatus.OPEN
-    ]
-    if not open_problems:
-        return {}
-    taken = workers_by_external_id(session, [e.external_id for e in open_problems])
+def problem_progress(collection: Collection) -> dict[int, str]:
+    """For each unsolved problem in the collection: "unsolved", or "in progress" when
+    someone took it (a booklet must not pass an open case off as solved)."""
     return {
-        entry.id: "in progress" if entry.external_id in taken else "unsolved"
-        for entry in open_problems
+        item.entry.id: "in progress" if item.entry.status == EntryStatus.IN_PROGRESS else "unsolved"
+        for item in collection.items
+        if item.entry.kind == EntryKind.PROBLEM
+        and item.entry.status in (EntryStatus.OPEN, EntryStatus.IN_PROGRESS)
     }
 
 
@@ -219,9 +212,9 @@ def visible_items(collection: Collection, visibility: Visibility) -> list[Collec
     return [item for item in collection.items if visibility.can_see(item.entry)]
 
 
-def booklet_markdown(session: Session, collection: Collection, visibility: Visibility) -> str:
+def booklet_markdown(collection: Collection, visibility: Visibility) -> str:
     """The whole booklet as one Markdown document."""
-    progress = problem_progress(collection, session)
+    progress = problem_progress(collection)
     lines = [f"# {collection.title}", ""]
     if collection.introduction:
         lines += [collection.introduction, ""]

@@ -375,14 +375,12 @@ def _collection(session: SessionDep, collection_id: int) -> Collection:
     return collection
 
 
-def _booklet_context(
-    session: SessionDep, collection: Collection, visibility: Visibility
-) -> dict[str, Any]:
+def _booklet_context(collection: Collection, visibility: Visibility) -> dict[str, Any]:
     items = kb_collections.visible_items(collection, visibility)
     return {
         "collection": collection,
         "items": items,
-        "progress": kb_collections.problem_progress(collection, session),
+        "progress": kb_collections.problem_progress(collection),
         "progress_label": kb_collections.progress_label,
         "accepted": {
             item.entry.id: [s for s in item.entry.solutions if s.accepted] for item in items
@@ -399,7 +397,7 @@ def collection_page(
     visibility: VisibilityDep,
 ) -> Response:
     collection = _collection(session, collection_id)
-    context = _booklet_context(session, collection, visibility)
+    context = _booklet_context(collection, visibility)
     context["may_edit"] = kb_collections.may_edit(reader, collection)
     return templates.TemplateResponse(request, "collection.html", context)
 
@@ -414,7 +412,7 @@ def booklet_html(
 ) -> Response:
     """A standalone page (styles inline, no links to this server) to save, print or mail."""
     collection = _collection(session, collection_id)
-    context = _booklet_context(session, collection, visibility)
+    context = _booklet_context(collection, visibility)
     response = templates.TemplateResponse(request, "booklet.html", context)
     filename = f"booklet-{collection.id}.html"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -427,7 +425,7 @@ def booklet_markdown(
 ) -> Response:
     collection = _collection(session, collection_id)
     return PlainTextResponse(
-        kb_collections.booklet_markdown(session, collection, visibility),
+        kb_collections.booklet_markdown(collection, visibility),
         media_type="text/markdown; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="booklet-{collection.id}.md"'},
     )
