@@ -192,7 +192,7 @@ def test_recording_a_review_says_when_the_next_one_is(app: object) -> None:
     assert done.headers["location"] == "/reviews?view=upcoming"  # type: ignore[attr-defined]
     page = grace.client.get("/reviews?view=upcoming").text
     next_day = (utcnow() + timedelta(days=30)).strftime("%d %b %Y")
-    assert f"Review recorded (confirmed) for “Alarm 25201" in page
+    assert "Review recorded (confirmed) for “Alarm 25201" in page
     assert f"next review on {next_day}" in page
 
 
