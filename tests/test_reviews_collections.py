@@ -339,6 +339,8 @@ def test_add_to_collection_on_an_entry_page(app: object) -> None:
     assert entries_of(grace, first) == ["MNT-P-001", "MNT-P-002"]
     no_choice = form_post(grace, "/collections/add", entry="MNT-P-002", collection="")
     assert no_choice.status_code == 422 and "choose one" in no_choice.text  # type: ignore[attr-defined]
+    nothing = form_post(grace, f"/collections/{first}/entries", entry=" ")
+    assert nothing.status_code == 422 and "choose an article" in nothing.text  # type: ignore[attr-defined]
 
 
 def test_the_picker_and_add_to_collection_respect_members_only_communities(

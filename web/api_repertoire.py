@@ -265,13 +265,13 @@ def collection_or_404(session: Session, collection_id: int) -> Collection:
 
 @router.get("/collections", response_model=list[CollectionOut], tags=["repertoire"])
 def api_collections(
-    _reader: ReaderDep, session: SessionDep, visibility: VisibilityDep, mine: bool = False
+    reader: ReaderDep, session: SessionDep, visibility: VisibilityDep, mine: bool = False
 ) -> list[CollectionOut]:
     """Every collection by title; with mine=true, those you may change (signed in)."""
     if mine:
-        if _reader is None:
+        if reader is None:
             raise HTTPException(401, "sign in to list your collections")
-        collections = kb_collections.collections_of(session, _reader)
+        collections = kb_collections.collections_of(session, reader)
     else:
         collections = list(session.scalars(select(Collection).order_by(Collection.title)))
     return [CollectionOut.from_collection(c, visibility) for c in collections]

@@ -133,6 +133,8 @@ def post_add_entry(
     """Add from the picker (back to the editor, the search kept) or from an entry's page
     (back there)."""
     collection = _editable(session, collection_id, person)
+    if not entry.strip():
+        raise HTTPException(422, "choose an article or case to add")
     chosen = entry_or_404(session, entry.strip(), visibility)
     added = kb_collections.add_entry(session, person, collection, chosen)
     if added:
