@@ -147,10 +147,29 @@ def update_article(
     *,
     sections: dict[str, str] | None = None,
     owner: Person | None = None,
+    scope: str | None = None,
     review_interval_days: int | None = None,
+    next_review_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Article:
+    """Revise the sections, or change the review schedule: owner, scope (a community's
+    slug; "" for the whole organisation), interval and the next review date. A new
+    interval without a date moves the next review to that many days from now. Each
+    schedule change is one line of the entry's history."""
     moment = now or utcnow()
+    schedule_changes = (owner, scope, review_interval_days, next_review_at)
+    if any(value is not None for value in schedule_changes):
+        require(actor, Action.SET_REVIEW)
+    if review_interval_days is not None and not 1 <= review_interval_days <= 3650:
+        raise InvalidContribution("the review interval is 1 to 3650 days")
+    if next_review_at is not None and next_review_at.tzinfo is not None:
+        raise InvalidContribution("give the next review date without a time zone (UTC)")
+    if next_review_at is not None and next_review_at.date() < moment.date():
+        raise InvalidContribution("the next review date cannot be in the past")
+    if next_review_at is not None and next_review_at > moment + timedelta(days=3650):
+        raise InvalidContribution("the next review date is at most ten years ahead")
+    if scope and session.scalar(select(Community).where(Community.slug == scope)) is None:
+        raise InvalidContribution(f"no community is called {scope!r}")
     with write(session):
         if sections is not None:
             tidy = checked_sections(sections)
@@ -158,18 +177,28 @@ def update_article(
             draft = EntryDraft(entry.title, article_body(tidy), list(entry.tags))
             edit_entry(session, actor, entry, draft)
             article.sections = tidy
-        if owner is not None or review_interval_days is not None:
-            require(actor, Action.SET_REVIEW)
-            if owner is not None:
-                article.owner_id = owner.id
-            if review_interval_days is not None:
-                if not 1 <= review_interval_days <= 3650:
-                    raise InvalidContribution("the review interval is 1 to 3650 days")
-                article.review_interval_days = review_interval_days
-                article.next_review_at = moment + timedelta(days=review_interval_days)
-            interval = article.review_interval_days
-            schedule = f"owner {(owner or article.owner).handle}, every {interval} days"
-            record_event(session, article.entry, actor, "review schedule", schedule, moment)
+        changes = []
+        if owner is not None and owner.id != article.owner_id:
+            article.owner_id = owner.id
+            article.owner = owner
+            changes.append(f"owner {owner.handle}")
+        if scope is not None and (scope or None) != article.scope:
+            article.scope = scope or None
+            changes.append(f"scope {scope or 'whole organisation'}")
+        if (
+            review_interval_days is not None
+            and review_interval_days != article.review_interval_days
+        ):
+            article.review_interval_days = review_interval_days
+            changes.append(f"every {review_interval_days} days")
+            if next_review_at is None:
+                next_review_at = moment + timedelta(days=review_interval_days)
+        if next_review_at is not None and next_review_at != article.next_review_at:
+            article.next_review_at = next_review_at
+            changes.append(f"next review {next_review_at:%d %b %Y}")
+        if changes:
+            detail = "; ".join(changes)
+            record_event(session, article.entry, actor, "review schedule", detail, moment)
     return article
 
 

@@ -69,6 +69,31 @@ def review_queue(
     return sorted(items, key=lambda item: (order[item.state], item.due_at))
 
 
+UPCOMING_ORDERS = ("date", "-date")
+
+
+def upcoming_reviews(
+    session: Session,
+    visibility: Visibility,
+    owner: Person | None = None,
+    order: str = "date",
+) -> list[Article]:
+    """Every article that is not archived, with its next review date: soonest first
+    ("date") or latest first ("-date"). A new article is here at once."""
+    if order not in UPCOMING_ORDERS:
+        raise InvalidContribution(f"sort by date or -date, not {order!r}")
+    when = Article.next_review_at.desc() if order == "-date" else Article.next_review_at
+    query = (
+        select(Article)
+        .join(Entry, Entry.id == Article.entry_id)
+        .where(Entry.status != EntryStatus.ARCHIVED, visibility.allows())
+        .order_by(when, Entry.title)
+    )
+    if owner is not None:
+        query = query.where(Article.owner_id == owner.id)
+    return list(session.scalars(query))
+
+
 def announce_due_reviews(session: Session, now: datetime | None = None) -> list[QueueItem]:
     """Announce (ReviewsDue) the articles whose review date has passed or whose review was
     asked for, each once per due date: running it again announces nothing new, and an

@@ -1,9 +1,10 @@
 """The JSON API for the lifecycle and the standard repertoire: state changes,
 articles, reviews, promotion candidates, community members and collections."""
 
+from datetime import datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,11 @@ from web.repertoire_schemas import (
     ArticleOut,
     CandidateOut,
     CandidatesOut,
+    CollectionEdit,
+    CollectionEntryIn,
     CollectionIn,
+    CollectionMoveIn,
+    CollectionOrderIn,
     CollectionOut,
     DuplicateOut,
     FlagReviewIn,
@@ -104,15 +109,20 @@ def api_edit_article(
     session: SessionDep,
     visibility: VisibilityDep,
 ) -> ArticleOut:
-    """Revise the sections (author or knowledge manager), or set owner and review interval."""
+    """Revise the sections (author or knowledge manager), or change the review schedule:
+    owner, scope, interval, next review day (knowledge managers). Each change is recorded
+    in the entry's history."""
     article = article_or_404(session, external_id, visibility)
+    next_review = payload.next_review_on
     kb_repertoire.update_article(
         session,
         person,
         article,
         sections=payload.sections,
         owner=_person(session, payload.owner) if payload.owner else None,
+        scope=payload.scope,
         review_interval_days=payload.review_interval_days,
+        next_review_at=datetime.combine(next_review, time()) if next_review else None,
     )
     return ArticleOut.from_article(article)
 
@@ -149,6 +159,22 @@ def api_flag_review(
     article = article_or_404(session, external_id, visibility)
     kb_reviews.flag_for_review(session, person, article, payload.reason)
     return ArticleOut.from_article(article)
+
+
+@router.get("/reviews/upcoming", response_model=list[ArticleOut], tags=["repertoire"])
+def api_upcoming_reviews(
+    _signed_in: SignedInDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+    owner: str | None = None,
+    sort: Annotated[str, Query(description="date (soonest first) or -date")] = "date",
+) -> list[ArticleOut]:
+    """Every article that is not archived with its next review date, as the Upcoming view
+    of the Reviews page (signed in)."""
+    articles = kb_reviews.upcoming_reviews(
+        session, visibility, owner=_person(session, owner) if owner else None, order=sort
+    )
+    return [ArticleOut.from_article(article) for article in articles]
 
 
 @router.get("/reviews", response_model=list[QueueItemOut], tags=["repertoire"])
@@ -230,12 +256,132 @@ def api_new_collection(
     return CollectionOut.from_collection(collection, visibility)
 
 
+def collection_or_404(session: Session, collection_id: int) -> Collection:
+    collection = session.get(Collection, collection_id)
+    if collection is None:
+        raise HTTPException(404, f"no collection has the id {collection_id}")
+    return collection
+
+
+@router.get("/collections", response_model=list[CollectionOut], tags=["repertoire"])
+def api_collections(
+    reader: ReaderDep, session: SessionDep, visibility: VisibilityDep, mine: bool = False
+) -> list[CollectionOut]:
+    """Every collection by title; with mine=true, those you may change (signed in)."""
+    if mine:
+        if reader is None:
+            raise HTTPException(401, "sign in to list your collections")
+        collections = kb_collections.collections_of(session, reader)
+    else:
+        collections = list(session.scalars(select(Collection).order_by(Collection.title)))
+    return [CollectionOut.from_collection(c, visibility) for c in collections]
+
+
 @router.get("/collections/{collection_id}", response_model=CollectionOut, tags=["repertoire"])
 def api_collection(
     collection_id: RowId, _reader: ReaderDep, session: SessionDep, visibility: VisibilityDep
 ) -> CollectionOut:
     """A collection; its entries from members-only communities only for their members."""
-    collection = session.get(Collection, collection_id)
-    if collection is None:
-        raise HTTPException(404, f"no collection has the id {collection_id}")
+    return CollectionOut.from_collection(collection_or_404(session, collection_id), visibility)
+
+
+@router.patch("/collections/{collection_id}", response_model=CollectionOut, tags=["repertoire"])
+def api_edit_collection(
+    collection_id: RowId,
+    payload: CollectionEdit,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+) -> CollectionOut:
+    """Change the title, introduction or questions (its owner, or an admin)."""
+    collection = collection_or_404(session, collection_id)
+    kb_collections.update_collection(
+        session,
+        person,
+        collection,
+        title=payload.title,
+        introduction=payload.introduction,
+        questions=payload.questions,
+    )
     return CollectionOut.from_collection(collection, visibility)
+
+
+@router.post(
+    "/collections/{collection_id}/entries", response_model=CollectionOut, tags=["repertoire"]
+)
+def api_add_to_collection(
+    collection_id: RowId,
+    payload: CollectionEntryIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+) -> CollectionOut:
+    """Add an article or case at the end (one already in stays where it is)."""
+    collection = collection_or_404(session, collection_id)
+    entry = entry_or_404(session, payload.entry, visibility)
+    kb_collections.add_entry(session, person, collection, entry)
+    return CollectionOut.from_collection(collection, visibility)
+
+
+@router.delete(
+    "/collections/{collection_id}/entries/{external_id}",
+    response_model=CollectionOut,
+    tags=["repertoire"],
+)
+def api_remove_from_collection(
+    collection_id: RowId,
+    external_id: EntryId,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+) -> CollectionOut:
+    collection = collection_or_404(session, collection_id)
+    entry = entry_or_404(session, external_id, visibility)
+    kb_collections.remove_entry(session, person, collection, entry)
+    return CollectionOut.from_collection(collection, visibility)
+
+
+@router.post(
+    "/collections/{collection_id}/entries/{external_id}/move",
+    response_model=CollectionOut,
+    tags=["repertoire"],
+)
+def api_move_in_collection(
+    collection_id: RowId,
+    external_id: EntryId,
+    payload: CollectionMoveIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+) -> CollectionOut:
+    """One place up or down."""
+    collection = collection_or_404(session, collection_id)
+    entry = entry_or_404(session, external_id, visibility)
+    kb_collections.move_entry(session, person, collection, entry, payload.direction)
+    return CollectionOut.from_collection(collection, visibility)
+
+
+@router.put("/collections/{collection_id}/order", response_model=CollectionOut, tags=["repertoire"])
+def api_reorder_collection(
+    collection_id: RowId,
+    payload: CollectionOrderIn,
+    person: ApiWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+) -> CollectionOut:
+    """Every entry once, in the new order. Entries you may not see keep their places
+    after the ones you name (you cannot name them)."""
+    collection = collection_or_404(session, collection_id)
+    named = [entry_or_404(session, entry_id, visibility) for entry_id in payload.entries]
+    unseen = [item.entry for item in collection.items if not visibility.can_see(item.entry)]
+    kb_collections.reorder(session, person, collection, [*named, *unseen])
+    return CollectionOut.from_collection(collection, visibility)
+
+
+@router.delete("/collections/{collection_id}", status_code=204, tags=["repertoire"])
+def api_delete_collection(
+    collection_id: RowId, person: ApiWriterDep, session: SessionDep
+) -> Response:
+    """Delete the collection (its entries stay)."""
+    kb_collections.delete_collection(session, person, collection_or_404(session, collection_id))
+    return Response(status_code=204)

@@ -35,6 +35,7 @@ from web import (
     api_repertoire,
     api_routing,
     api_write,
+    collection_pages,
     community_pages,
     console_pages,
     follow_pages,
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routing_pages.router)
     app.include_router(console_pages.router)
     app.include_router(repertoire_pages.router)
+    app.include_router(collection_pages.router)
     app.include_router(follow_pages.router)
     app.include_router(community_pages.router)
 

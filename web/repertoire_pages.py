@@ -1,6 +1,7 @@
 """Pages of the standard repertoire: articles and candidates, the review queue, state
 changes, promotion, collections and their booklets."""
 
+from datetime import date, datetime, time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -14,7 +15,7 @@ from kb.browse import visible_communities
 from kb.entry_schema import parse_tags
 from kb.errors import InvalidContribution
 from kb.lifecycle import change_state
-from kb.models import Collection, Entry, Person
+from kb.models import Article, Collection, Entry, Person
 from kb.permissions import Action, allowed, require
 from kb.visibility import Visibility, visibility_for
 from web.auth import FormWriterDep, ReaderDep, SignedInDep, VisibilityDep
@@ -153,8 +154,16 @@ def reviews_page(
     session: SessionDep,
     visibility: VisibilityDep,
     owner: str = "",
+    view: str = "due",
+    sort: str = "date",
 ) -> Response:
+    """Two views: "due" (requested, overdue, due soon, by owner) and "upcoming" (every
+    article with its next review date, sortable and filtered by owner)."""
     owner_person = session.scalar(select(Person).where(Person.handle == owner)) if owner else None
+    if owner and owner_person is None:
+        raise HTTPException(422, f"nobody is called {owner!r}")
+    if view not in ("due", "upcoming"):
+        raise HTTPException(422, f"the views are due and upcoming, not {view!r}")
     queue = kb_reviews.review_queue(
         session,
         due_within_days=request.app.state.settings.review_due_soon_days,
@@ -164,13 +173,112 @@ def reviews_page(
     by_owner: dict[str, list[kb_reviews.QueueItem]] = {}
     for item in queue:
         by_owner.setdefault(item.article.owner.name, []).append(item)
+    upcoming = (
+        kb_reviews.upcoming_reviews(session, visibility, owner_person, sort)
+        if view == "upcoming"
+        else []
+    )
+    owners = session.scalars(
+        select(Person).where(Person.id.in_(select(Article.owner_id))).order_by(Person.name)
+    )
     context = {
         "by_owner": by_owner,
         "count": len(queue),
         "may_review": allowed(person, Action.SET_REVIEW),
         "owner": owner,
+        "owners": list(owners),
+        "view": view,
+        "sort": sort,
+        "upcoming": upcoming,
+        "is_overdue": kb_reviews.is_overdue,
     }
     return templates.TemplateResponse(request, "reviews.html", context)
+
+
+@router.get("/entries/{external_id}/schedule", response_class=HTMLResponse, name="schedule_page")
+def schedule_page(
+    request: Request,
+    external_id: str,
+    person: SignedInDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+) -> Response:
+    require(person, Action.SET_REVIEW)
+    article = article_or_404(session, external_id, visibility)
+    form = {
+        "owner": article.owner.handle,
+        "scope": article.scope or "",
+        "review_interval_days": str(article.review_interval_days),
+        "next_review_on": article.next_review_at.date().isoformat(),
+    }
+    return _schedule_form(request, session, person, article, form, None)
+
+
+def _schedule_form(
+    request: Request,
+    session: SessionDep,
+    person: Person,
+    article: Article,
+    form: dict[str, str],
+    error: str | None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "article": article,
+        "form": form,
+        "error": error,
+        "communities": visible_communities(session, visibility_for(session, person)),
+        "people": list(session.scalars(select(Person).order_by(Person.name))),
+    }
+    return templates.TemplateResponse(request, "schedule_form.html", context, status_code=status)
+
+
+@router.post("/entries/{external_id}/schedule", response_class=HTMLResponse)
+def post_schedule(
+    request: Request,
+    external_id: str,
+    person: FormWriterDep,
+    session: SessionDep,
+    visibility: VisibilityDep,
+    owner: FormText = "",
+    scope: FormText = "",
+    review_interval_days: FormText = "",
+    next_review_on: FormText = "",
+) -> Response:
+    article = article_or_404(session, external_id, visibility)
+    form = {
+        "owner": owner,
+        "scope": scope,
+        "review_interval_days": review_interval_days,
+        "next_review_on": next_review_on,
+    }
+    try:
+        new_owner = session.scalar(select(Person).where(Person.handle == owner))
+        if new_owner is None:
+            raise InvalidContribution(f"nobody is called {owner!r}")
+        if not review_interval_days.strip().isdigit():
+            raise InvalidContribution("the review interval is a number of days")
+        interval = int(review_interval_days)
+        try:
+            day = date.fromisoformat(next_review_on.strip())
+        except ValueError:
+            raise InvalidContribution("the next review date is a day, as YYYY-MM-DD") from None
+        # The day shown unchanged: a new interval moves it, else it stays to the second.
+        due = None if day == article.next_review_at.date() else datetime.combine(day, time())
+        kb_repertoire.update_article(
+            session,
+            person,
+            article,
+            owner=new_owner,
+            scope=scope,
+            review_interval_days=interval,
+            next_review_at=due,
+        )
+    except InvalidContribution as error:
+        return _schedule_form(request, session, person, article, form, str(error), 422)
+    next_review = article.next_review_at.strftime("%d %b %Y")
+    flash(request, f"Review schedule saved: {article.owner.name}, next review on {next_review}")
+    return RedirectResponse(f"/entries/{article.entry.external_id}", status_code=303)
 
 
 @router.post("/entries/{external_id}/review")
@@ -188,7 +296,9 @@ def post_review(
     next_review = article.next_review_at.strftime("%d %b %Y")
     title = article.entry.title
     flash(request, f"Review recorded ({outcome}) for “{title}”; next review on {next_review}")
-    return RedirectResponse("/reviews", status_code=303)
+    upcoming = request.query_params.get("view") == "upcoming"
+    back = "/reviews?view=upcoming" if upcoming else "/reviews"
+    return RedirectResponse(back, status_code=303)
 
 
 @router.post("/entries/{external_id}/flag-review")
@@ -251,8 +361,11 @@ def post_collection(
         return templates.TemplateResponse(
             request, "collection_form.html", {"form": form, "error": message}, status_code=422
         )
-    flash(request, "Collection created")
-    return RedirectResponse(f"/collections/{collection.id}", status_code=303)
+    if collection.items:
+        flash(request, "Collection created")
+        return RedirectResponse(f"/collections/{collection.id}", status_code=303)
+    flash(request, "Collection created: now search for articles and cases and add them")
+    return RedirectResponse(f"/collections/{collection.id}/edit#add", status_code=303)
 
 
 def _collection(session: SessionDep, collection_id: int) -> Collection:
@@ -267,6 +380,8 @@ def _booklet_context(collection: Collection, visibility: Visibility) -> dict[str
     return {
         "collection": collection,
         "items": items,
+        "progress": kb_collections.problem_progress(collection),
+        "progress_label": kb_collections.progress_label,
         "accepted": {
             item.entry.id: [s for s in item.entry.solutions if s.accepted] for item in items
         },
@@ -277,11 +392,13 @@ def _booklet_context(collection: Collection, visibility: Visibility) -> dict[str
 def collection_page(
     request: Request,
     collection_id: RowId,
-    _reader: ReaderDep,
+    reader: ReaderDep,
     session: SessionDep,
     visibility: VisibilityDep,
 ) -> Response:
-    context = _booklet_context(_collection(session, collection_id), visibility)
+    collection = _collection(session, collection_id)
+    context = _booklet_context(collection, visibility)
+    context["may_edit"] = kb_collections.may_edit(reader, collection)
     return templates.TemplateResponse(request, "collection.html", context)
 
 
@@ -353,4 +470,12 @@ def entry_lifecycle_context(
         and article is not None
         and allowed(viewer, Action.FLAG_FOR_REVIEW),
         "cited_by": kb_reviews.articles_citing(session, entry),
+        "may_schedule": viewer is not None
+        and article is not None
+        and allowed(viewer, Action.SET_REVIEW),
+        "my_collections": (
+            kb_collections.collections_of(session, viewer)
+            if viewer is not None and entry.status not in ("draft", "archived")
+            else []
+        ),
     }

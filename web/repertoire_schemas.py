@@ -1,6 +1,9 @@
 """The JSON shapes of the repertoire API: states, articles, reviews, candidates, members and
 collections."""
 
+from datetime import date
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from kb import repertoire as kb_repertoire
@@ -29,9 +32,22 @@ class ArticleIn(BaseModel):
 
 
 class ArticleEdit(BaseModel):
+    """What is left out stays as it is."""
+
     sections: dict[str, str] | None = None
-    owner: str | None = None
-    review_interval_days: int | None = Field(default=None, ge=1, le=3650)
+    owner: str | None = Field(default=None, description="The reviewer's handle.")
+    scope: str | None = Field(
+        default=None, description='A community slug; "" for the whole organisation.'
+    )
+    review_interval_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Without next_review_on, the next review moves to this many days from now.",
+    )
+    next_review_on: date | None = Field(
+        default=None, description="The next review's day (YYYY-MM-DD, UTC), today or later."
+    )
 
 
 class ArticleOut(BaseModel):
@@ -107,13 +123,36 @@ class MemberIn(BaseModel):
 class CollectionIn(BaseModel):
     title: str = Field(max_length=300)
     introduction: str = Field(default="", max_length=50_000)
-    entries: list[str] = Field(min_length=1, max_length=100)
+    entries: list[str] = Field(default_factory=list, max_length=100)
     questions: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CollectionEdit(BaseModel):
+    """What is left out stays as it is."""
+
+    title: str | None = Field(default=None, max_length=300)
+    introduction: str | None = Field(default=None, max_length=50_000)
+    questions: list[str] | None = Field(default=None, max_length=50)
+
+
+class CollectionEntryIn(BaseModel):
+    entry: str = Field(description="The id of an article or case, as shown on its page.")
+
+
+class CollectionMoveIn(BaseModel):
+    direction: Literal["up", "down"]
+
+
+class CollectionOrderIn(BaseModel):
+    entries: list[str] = Field(
+        max_length=100, description="Every entry of the collection once, in the new order."
+    )
 
 
 class CollectionOut(BaseModel):
     id: int
     title: str
+    owner: str
     introduction: str
     entries: list[str]
     questions: list[str]
@@ -125,6 +164,7 @@ class CollectionOut(BaseModel):
         return cls(
             id=collection.id,
             title=collection.title,
+            owner=collection.owner.handle,
             introduction=collection.introduction,
             entries=[item.entry.external_id for item in visible_items(collection, visibility)],
             questions=list(collection.questions),
