@@ -2,7 +2,8 @@
 
 Both retrievers rank without the filters, which one query then applies to what
 they found together; a retriever left with too few is asked for four times as
-many, until it has enough or has nothing more to give.
+many, until it has enough or has nothing more to give. Only matches count: what
+falls under the relevance floor (search/match_floor.py) is left out.
 """
 
 import math
@@ -17,7 +18,8 @@ from sqlalchemy.engine import Engine
 
 from kb.models import Entry
 from search.dense import DenseRetriever
-from search.filters import SearchFilters, passing_statuses
+from search.filters import Passing, SearchFilters, passing_entries
+from search.match_floor import above, relative_floor
 from search.keyword import KeywordIndex
 from search.query import SearchMode
 
@@ -28,7 +30,11 @@ CORES = os.cpu_count() or 1
 class Candidates:
     dense: list[tuple[int, float]]  # (entry id, cosine similarity), best first
     keyword: list[tuple[int, float]]  # (entry id, BM25 score), best first
-    statuses: dict[int, str]  # entry id -> status, of every candidate that passed the filters
+    passing: dict[int, Passing]  # entry id -> status and date, of every candidate that passed
+
+    @property
+    def statuses(self) -> dict[int, str]:
+        return {entry_id: entry.status for entry_id, entry in self.passing.items()}
 
 
 class KeywordRetriever:
@@ -44,10 +50,17 @@ class KeywordRetriever:
 
 
 class CandidateSearch:
-    def __init__(self, engine: Engine, dense: DenseRetriever, keyword: KeywordRetriever) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        dense: DenseRetriever,
+        keyword: KeywordRetriever,
+        match_share: float = 0.0,
+    ) -> None:
         self.engine = engine
         self.dense = dense
         self.keyword = keyword
+        self.match_share = match_share
         self._keyword_executor = ThreadPoolExecutor(thread_name_prefix="keyword-search")
         self._searching = InFlight()
         self.shares = CommunityShares(engine)
@@ -96,13 +109,33 @@ class CandidateSearch:
                 keyword_all = len(keyword_found) < keyword_depth
             found = {entry_id for entry_id, _ in dense_found}
             found.update(entry_id for entry_id, _ in keyword_found)
-            statuses = passing_statuses(self.engine, filters, found)
-            dense = [(entry_id, s) for entry_id, s in dense_found if entry_id in statuses]
-            keyword = [(entry_id, s) for entry_id, s in keyword_found if entry_id in statuses]
+            passing = passing_entries(self.engine, filters, found)
+            # The floors come from what the searcher may see, whatever they narrow by.
+            unnarrowed = filters.unnarrowed()
+            visible = (
+                passing
+                if unnarrowed == filters
+                else passing_entries(self.engine, unnarrowed, found)
+            )
+            dense_floor = relative_floor(dense_found, visible, self.match_share)
+            keyword_floor = relative_floor(keyword_found, visible, self.match_share)
+            # Scores only fall further down a ranking: past its floor, nothing more matches.
+            if dense_floor is not None and dense_found[-1][1] < dense_floor:
+                dense_all = True
+            if keyword_floor is not None and keyword_found[-1][1] < keyword_floor:
+                keyword_all = True
+            dense = [
+                (entry_id, s) for entry_id, s in above(dense_found, dense_floor) if entry_id in passing
+            ]
+            keyword = [
+                (entry_id, s)
+                for entry_id, s in above(keyword_found, keyword_floor)
+                if entry_id in passing
+            ]
             use_dense = use_dense and len(dense) < wanted and not dense_all
             use_keyword = use_keyword and len(keyword) < wanted and not keyword_all
             if not (use_dense or use_keyword):
-                return Candidates(dense[:wanted], keyword[:wanted], statuses)
+                return Candidates(dense[:wanted], keyword[:wanted], passing)
             dense_depth *= 4 if use_dense else 1
             keyword_depth *= 4 if use_keyword else 1
 

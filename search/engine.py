@@ -23,7 +23,7 @@ from search.filters import SearchFilters
 from search.fusion import RankFusion
 from search.hits import SearchHit, SearchResults, facets, hydrate
 from search.keyword import keyword_index_for
-from search.query import QueryError, SearchMode, validate_query
+from search.query import QueryError, SearchMode, SearchSort, validate_query
 
 # What callers need of search, from one place (web/, kb/cli/, tests).
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "SearchHit",
     "SearchMode",
     "SearchResults",
+    "SearchSort",
     "validate_query",
 ]
 
@@ -49,7 +50,9 @@ class SearchEngine:
         self.keyword = KeywordRetriever(
             database.engine, keyword_index_for(database, settings.keyword_common_entries)
         )
-        self.candidates = CandidateSearch(database.engine, self.dense, self.keyword)
+        self.candidates = CandidateSearch(
+            database.engine, self.dense, self.keyword, settings.match_share
+        )
         self.fusion = RankFusion.from_settings(settings)
 
     @classmethod
@@ -87,7 +90,10 @@ class SearchEngine:
         offset: int = 0,
         mode: SearchMode = SearchMode.HYBRID,
         with_facets: bool = False,
+        sort: SearchSort = SearchSort.RELEVANCE,
     ) -> SearchResults:
+        """The matches of the query (those above the relevance floor, search/match_floor.py)
+        that pass the filters: `total` counts them, `hits` is one page of them."""
         text = validate_query(query, self.settings.max_query_chars)
         self.catch_up()
         filters = filters or SearchFilters()
@@ -95,10 +101,19 @@ class SearchEngine:
         found = self.candidates.find(text, filters, wanted, mode)
         fused = self.fusion.fuse(found.dense, found.keyword, mode)
         ranking = self.fusion.boost_repertoire(fused, found.statuses)
+        if sort == SearchSort.NEWEST:
+            ranking.sort(key=lambda item: (found.passing[item[0]].created_at, item[0]), reverse=True)
         page = ranking[offset : offset + limit]
-        hits = hydrate(self.database.engine, text, page, dict(found.dense), dict(found.keyword))
+        hits = hydrate(
+            self.database.engine,
+            text,
+            page,
+            dict(found.dense),
+            dict(found.keyword),
+            filters.hidden_communities,
+        )
         counts = facets(self.database.engine, [e for e, _ in ranking]) if with_facets else {}
-        return SearchResults(text, mode, len(ranking), offset, limit, hits, counts)
+        return SearchResults(text, mode, len(ranking), offset, limit, hits, counts, sort)
 
     def dense_candidates(self, text: str, wanted: int) -> tuple[list[tuple[int, float]], bool]:
         """Entries by their best passage's similarity, and whether that is all similar enough."""
