@@ -7,6 +7,7 @@ falls under the relevance floor (search/match_floor.py) is left out.
 """
 
 import math
+from collections.abc import Container
 import os
 import threading
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from kb.models import Entry
+from kb.models import Community, Entry
 from search.dense import DenseRetriever
 from search.filters import Passing, SearchFilters, passing_entries
 from search.match_floor import above, relative_floor
@@ -110,13 +111,7 @@ class CandidateSearch:
             found = {entry_id for entry_id, _ in dense_found}
             found.update(entry_id for entry_id, _ in keyword_found)
             passing = passing_entries(self.engine, filters, found)
-            # The floors come from what the searcher may see, whatever they narrow by.
-            unnarrowed = filters.unnarrowed()
-            visible = (
-                passing
-                if unnarrowed == filters
-                else passing_entries(self.engine, unnarrowed, found)
-            )
+            visible = self.floor_reference(filters, passing, found)
             dense_floor = relative_floor(dense_found, visible, self.match_share)
             keyword_floor = relative_floor(keyword_found, visible, self.match_share)
             # Scores only fall further down a ranking: past its floor, nothing more matches.
@@ -138,6 +133,27 @@ class CandidateSearch:
                 return Candidates(dense[:wanted], keyword[:wanted], passing)
             dense_depth *= 4 if use_dense else 1
             keyword_depth *= 4 if use_keyword else 1
+
+
+    def floor_reference(
+        self, filters: SearchFilters, passing: dict[int, Passing], found: set[int]
+    ) -> Container[int]:
+        """The entries whose best score sets the relevance floor: those everyone may see
+        (outside members-only communities), whatever the searcher narrows by, so that a
+        facet's count is what clicking it shows, and a member and a non-member count the
+        entries both see alike (and nothing private moves anyone's floor). When none of
+        those was found: the ones the searcher may see."""
+        with self.engine.connect() as connection:
+            private = frozenset(connection.scalars(PRIVATE_COMMUNITIES).all())
+        everyone = SearchFilters(include_hidden=filters.include_hidden, hidden_communities=private)
+        reference = passing if everyone == filters else passing_entries(self.engine, everyone, found)
+        if reference:
+            return reference
+        searcher = filters.unnarrowed()
+        return passing if searcher == filters else passing_entries(self.engine, searcher, found)
+
+
+PRIVATE_COMMUNITIES = select(Community.id).where(Community.private)
 
 
 class CommunityShares:
