@@ -53,7 +53,9 @@ def rankings(home: Path, split: Path) -> tuple[list, dict, dict, Settings]:
     database = Database.from_settings(settings)
     engine = SearchEngine.open(settings, database, embedder_for(settings))
     with database.session() as session:
-        external = {row.id: row.external_id for row in session.execute(select(Entry.id, Entry.external_id))}
+        external = {
+            row.id: row.external_id for row in session.execute(select(Entry.id, Entry.external_id))
+        }
     found = []
     for query in load_queries(split / "queries.jsonl"):
         text = query.text[: settings.max_query_chars]
@@ -146,8 +148,16 @@ def main() -> None:
     print(f"SemEval-2016 3B {args.split}: {len(found)} queries, {corpus_size} entries")
     print(f"machine: {machine()}; dense floor KB_MIN_SIMILARITY={shipped.min_similarity}")
     header = (
-        "share", "matches mean", "matches median", "recall", "own irrelevant kept",
-        "others mean", "MAP", "MRR", "nDCG@10", "MAP, cut",
+        "share",
+        "matches mean",
+        "matches median",
+        "recall",
+        "own irrelevant kept",
+        "others mean",
+        "MAP",
+        "MRR",
+        "nDCG@10",
+        "MAP, cut",
     )
     print(" | ".join(header))
     for row in [{**pure, "share": "none"}, *rows]:

@@ -7,10 +7,10 @@ falls under the relevance floor (search/match_floor.py) is left out.
 """
 
 import math
-from collections.abc import Container
 import os
 import threading
 import time
+from collections.abc import Container
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 from kb.models import Community, Entry
 from search.dense import DenseRetriever
 from search.filters import Passing, SearchFilters, passing_entries
-from search.match_floor import above, relative_floor
 from search.keyword import KeywordIndex
+from search.match_floor import above, relative_floor
 from search.query import SearchMode
 
 CORES = os.cpu_count() or 1
@@ -120,7 +120,9 @@ class CandidateSearch:
             if keyword_floor is not None and keyword_found[-1][1] < keyword_floor:
                 keyword_all = True
             dense = [
-                (entry_id, s) for entry_id, s in above(dense_found, dense_floor) if entry_id in passing
+                (entry_id, s)
+                for entry_id, s in above(dense_found, dense_floor)
+                if entry_id in passing
             ]
             keyword = [
                 (entry_id, s)
@@ -134,7 +136,6 @@ class CandidateSearch:
             dense_depth *= 4 if use_dense else 1
             keyword_depth *= 4 if use_keyword else 1
 
-
     def floor_reference(
         self, filters: SearchFilters, passing: dict[int, Passing], found: set[int]
     ) -> Container[int]:
@@ -146,7 +147,9 @@ class CandidateSearch:
         with self.engine.connect() as connection:
             private = frozenset(connection.scalars(PRIVATE_COMMUNITIES).all())
         everyone = SearchFilters(include_hidden=filters.include_hidden, hidden_communities=private)
-        reference = passing if everyone == filters else passing_entries(self.engine, everyone, found)
+        reference = (
+            passing if everyone == filters else passing_entries(self.engine, everyone, found)
+        )
         if reference:
             return reference
         searcher = filters.unnarrowed()

@@ -102,7 +102,9 @@ class SearchEngine:
         fused = self.fusion.fuse(found.dense, found.keyword, mode)
         ranking = self.fusion.boost_repertoire(fused, found.statuses)
         if sort == SearchSort.NEWEST:
-            ranking.sort(key=lambda item: (found.passing[item[0]].created_at, item[0]), reverse=True)
+            ranking.sort(
+                key=lambda item: (found.passing[item[0]].created_at, item[0]), reverse=True
+            )
         page = ranking[offset : offset + limit]
         hits = hydrate(
             self.database.engine,

@@ -48,8 +48,13 @@ class SearchFilters:
         """These filters without the ones a searcher narrows results by (kind, community,
         tag, status, dates): what the searcher may see at all."""
         return replace(
-            self, kind=None, community=None, tag=None, status=None,
-            created_from=None, created_to=None,
+            self,
+            kind=None,
+            community=None,
+            tag=None,
+            status=None,
+            created_from=None,
+            created_to=None,
         )
 
 

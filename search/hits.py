@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
@@ -56,7 +56,7 @@ FEEDBACK_COUNTS = (
 )
 
 
-def answer_counts(hidden_communities: frozenset[int]):  # type: ignore[no-untyped-def]
+def answer_counts(hidden_communities: frozenset[int]) -> Select[int | None, int]:
     """Solutions of each problem bound to `ids`, those the searcher may see (as the
     entry page lists them)."""
     return (

@@ -53,7 +53,9 @@ def test_every_match_reaches_the_floor_on_a_retriever_that_found_it(
         hits = demo_engine.search(query, limit=100).hits
         dense, _ = demo_engine.dense_candidates(query, 200)
         keyword = demo_engine.keyword_candidates(query, 200)
-        dense_floor = max(settings.min_similarity, settings.match_share * dense[0][1]) if dense else 1
+        dense_floor = (
+            max(settings.min_similarity, settings.match_share * dense[0][1]) if dense else 1
+        )
         keyword_floor = settings.match_share * keyword[0][1] if keyword else float("inf")
         for hit in hits:
             by_meaning = hit.dense_score is not None and hit.dense_score >= dense_floor - 1e-6
