@@ -56,12 +56,10 @@ class CandidateSearch:
         engine: Engine,
         dense: DenseRetriever,
         keyword: KeywordRetriever,
-        match_share: float = 0.0,
     ) -> None:
         self.engine = engine
         self.dense = dense
         self.keyword = keyword
-        self.match_share = match_share
         self._keyword_executor = ThreadPoolExecutor(thread_name_prefix="keyword-search")
         self._searching = InFlight()
         self.shares = CommunityShares(engine)
@@ -79,12 +77,17 @@ class CandidateSearch:
         hidden = self.shares.hidden_share(filters.hidden_communities)
         return math.ceil(wanted / max(0.05, 1.0 - hidden) * 1.1)
 
-    def find(self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode) -> Candidates:
-        """Up to `wanted` entries from each retriever of the mode, best first."""
+    def find(
+        self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode, share: float
+    ) -> Candidates:
+        """Up to `wanted` matches from each retriever of the mode, best first: the entries
+        scoring at least `share` of the retriever's best (search/match_floor.py)."""
         with self._searching:
-            return self._find(text, filters, wanted, mode)
+            return self._find(text, filters, wanted, mode, share)
 
-    def _find(self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode) -> Candidates:
+    def _find(
+        self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode, share: float
+    ) -> Candidates:
         use_dense, use_keyword = mode.uses_dense, mode.uses_keyword
         dense_found: list[tuple[int, float]] = []
         keyword_found: list[tuple[int, float]] = []
@@ -111,9 +114,9 @@ class CandidateSearch:
             found = {entry_id for entry_id, _ in dense_found}
             found.update(entry_id for entry_id, _ in keyword_found)
             passing = passing_entries(self.engine, filters, found)
-            visible = self.floor_reference(filters, passing, found)
-            dense_floor = relative_floor(dense_found, visible, self.match_share)
-            keyword_floor = relative_floor(keyword_found, visible, self.match_share)
+            visible = self.floor_reference(filters, passing, found) if share > 0 else passing
+            dense_floor = relative_floor(dense_found, visible, share)
+            keyword_floor = relative_floor(keyword_found, visible, share)
             # Scores only fall further down a ranking: past its floor, nothing more matches.
             if dense_floor is not None and dense_found[-1][1] < dense_floor:
                 dense_all = True

@@ -50,9 +50,7 @@ class SearchEngine:
         self.keyword = KeywordRetriever(
             database.engine, keyword_index_for(database, settings.keyword_common_entries)
         )
-        self.candidates = CandidateSearch(
-            database.engine, self.dense, self.keyword, settings.match_share
-        )
+        self.candidates = CandidateSearch(database.engine, self.dense, self.keyword)
         self.fusion = RankFusion.from_settings(settings)
 
     @classmethod
@@ -91,14 +89,17 @@ class SearchEngine:
         mode: SearchMode = SearchMode.HYBRID,
         with_facets: bool = False,
         sort: SearchSort = SearchSort.RELEVANCE,
+        relevance_floor: bool = True,
     ) -> SearchResults:
-        """The matches of the query (those above the relevance floor, search/match_floor.py)
-        that pass the filters: `total` counts them, `hits` is one page of them."""
+        """The matches of the query (those above the relevance floor, search/match_floor.py,
+        unless `relevance_floor` is off) that pass the filters: `total` counts them, `hits`
+        is one page of them."""
         text = validate_query(query, self.settings.max_query_chars)
         self.catch_up()
         filters = filters or SearchFilters()
         wanted = max(self.settings.search_candidates, offset + limit)
-        found = self.candidates.find(text, filters, wanted, mode)
+        share = self.settings.match_share if relevance_floor else 0.0
+        found = self.candidates.find(text, filters, wanted, mode, share)
         fused = self.fusion.fuse(found.dense, found.keyword, mode)
         ranking = self.fusion.boost_repertoire(fused, found.statuses)
         if sort == SearchSort.NEWEST:

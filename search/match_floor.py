@@ -21,7 +21,10 @@ def relative_floor(
     ranking: list[tuple[int, float]], visible: Container[int], share: float
 ) -> float | None:
     """The lowest score that is a match: `share` of the best one in the ranking (best
-    first) that the searcher may see; None when they may see none of it."""
+    first) that the searcher may see; None (no floor) when they may see none of it, or
+    the share is 0."""
+    if share <= 0:
+        return None
     best = next((score for entry_id, score in ranking if entry_id in visible), None)
     return None if best is None else best * share
 
