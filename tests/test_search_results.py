@@ -171,19 +171,24 @@ def test_the_page_counts_matches_and_sorts_by_newest(client: TestClient) -> None
 
 
 def test_the_date_filter_in_the_page_and_the_api(client: TestClient) -> None:
+    # The same matches, less those written at other times (fusion ranks within what
+    # passes the filters, so their order may differ).
     query = {"q": "machine stops and shows a fault", "limit": 100}
     everything = client.get("/api/search", params=query).json()["hits"]
-    ranged = client.get("/api/search", params={**query, "from": "2025-01-01", "to": "2025-12-31"})
-    expected = [h["id"] for h in everything if "2025-01-01" <= h["created_at"][:10] <= "2025-12-31"]
-    assert [h["id"] for h in ranged.json()["hits"]] == expected and expected
+    days = {"from": "2025-01-01", "to": "2025-12-31"}
+    ranged = client.get("/api/search", params={**query, **days}).json()
+    expected = {h["id"] for h in everything if "2025-01-01" <= h["created_at"][:10] <= "2025-12-31"}
+    assert expected and len(expected) < len(everything)
+    assert {h["id"] for h in ranged["hits"]} == expected and ranged["total"] == len(expected)
     cutoff = (datetime.now(UTC).date() - timedelta(days=30)).isoformat()
     recent = client.get("/api/search", params={**query, "since": "30d"}).json()
-    assert [h["id"] for h in recent["hits"]] == [
+    assert {h["id"] for h in recent["hits"]} == {
         h["id"] for h in everything if h["created_at"][:10] >= cutoff
-    ]
-    page = client.get("/search", params={"q": query["q"], "from": "2025-01-01", "to": "2025-12-31"})
-    assert hit_ids(page.text) == expected[:10]
-    assert 'name="from" value="2025-01-01"' in page.text
+    }
+    page = client.get("/search", params={"q": query["q"], **days}).text
+    shown = hit_ids(page)
+    assert set(shown) <= expected and len(shown) == min(10, len(expected))
+    assert 'name="from" value="2025-01-01"' in page
 
 
 @pytest.mark.parametrize(
