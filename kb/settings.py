@@ -90,6 +90,15 @@ class Settings(BaseSettings):
         default=0.3,
         description="Cosine similarity below which a dense hit is not a match by meaning.",
     )
+    match_share: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="What counts as a match: an entry scoring at least this share of the "
+        "best hit's score, by meaning (cosine, and at least KB_MIN_SIMILARITY) or by "
+        "keywords (BM25); only matches are counted and shown. 0 counts every entry either "
+        "retriever finds. Chosen on SemEval dev (BENCHMARKS.md).",
+    )
     rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(default=1.0, description="Weight of the dense ranking in fusion.")
     keyword_weight: float = Field(

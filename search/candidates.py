@@ -2,23 +2,26 @@
 
 Both retrievers rank without the filters, which one query then applies to what
 they found together; a retriever left with too few is asked for four times as
-many, until it has enough or has nothing more to give.
+many, until it has enough or has nothing more to give. Only matches count: what
+falls under the relevance floor (search/match_floor.py) is left out.
 """
 
 import math
 import os
 import threading
 import time
+from collections.abc import Container
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from kb.models import Entry
+from kb.models import Community, Entry
 from search.dense import DenseRetriever
-from search.filters import SearchFilters, passing_statuses
+from search.filters import Passing, SearchFilters, passing_entries
 from search.keyword import KeywordIndex
+from search.match_floor import above, relative_floor
 from search.query import SearchMode
 
 CORES = os.cpu_count() or 1
@@ -28,7 +31,11 @@ CORES = os.cpu_count() or 1
 class Candidates:
     dense: list[tuple[int, float]]  # (entry id, cosine similarity), best first
     keyword: list[tuple[int, float]]  # (entry id, BM25 score), best first
-    statuses: dict[int, str]  # entry id -> status, of every candidate that passed the filters
+    passing: dict[int, Passing]  # entry id -> status and date, of every candidate that passed
+
+    @property
+    def statuses(self) -> dict[int, str]:
+        return {entry_id: entry.status for entry_id, entry in self.passing.items()}
 
 
 class KeywordRetriever:
@@ -44,7 +51,12 @@ class KeywordRetriever:
 
 
 class CandidateSearch:
-    def __init__(self, engine: Engine, dense: DenseRetriever, keyword: KeywordRetriever) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        dense: DenseRetriever,
+        keyword: KeywordRetriever,
+    ) -> None:
         self.engine = engine
         self.dense = dense
         self.keyword = keyword
@@ -65,12 +77,17 @@ class CandidateSearch:
         hidden = self.shares.hidden_share(filters.hidden_communities)
         return math.ceil(wanted / max(0.05, 1.0 - hidden) * 1.1)
 
-    def find(self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode) -> Candidates:
-        """Up to `wanted` entries from each retriever of the mode, best first."""
+    def find(
+        self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode, share: float
+    ) -> Candidates:
+        """Up to `wanted` matches from each retriever of the mode, best first: the entries
+        scoring at least `share` of the retriever's best (search/match_floor.py)."""
         with self._searching:
-            return self._find(text, filters, wanted, mode)
+            return self._find(text, filters, wanted, mode, share)
 
-    def _find(self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode) -> Candidates:
+    def _find(
+        self, text: str, filters: SearchFilters, wanted: int, mode: SearchMode, share: float
+    ) -> Candidates:
         use_dense, use_keyword = mode.uses_dense, mode.uses_keyword
         dense_found: list[tuple[int, float]] = []
         keyword_found: list[tuple[int, float]] = []
@@ -96,15 +113,53 @@ class CandidateSearch:
                 keyword_all = len(keyword_found) < keyword_depth
             found = {entry_id for entry_id, _ in dense_found}
             found.update(entry_id for entry_id, _ in keyword_found)
-            statuses = passing_statuses(self.engine, filters, found)
-            dense = [(entry_id, s) for entry_id, s in dense_found if entry_id in statuses]
-            keyword = [(entry_id, s) for entry_id, s in keyword_found if entry_id in statuses]
+            passing = passing_entries(self.engine, filters, found)
+            visible = self.floor_reference(filters, passing, found) if share > 0 else passing
+            dense_floor = relative_floor(dense_found, visible, share)
+            keyword_floor = relative_floor(keyword_found, visible, share)
+            # Scores only fall further down a ranking: past its floor, nothing more matches.
+            if dense_floor is not None and dense_found[-1][1] < dense_floor:
+                dense_all = True
+            if keyword_floor is not None and keyword_found[-1][1] < keyword_floor:
+                keyword_all = True
+            dense = [
+                (entry_id, s)
+                for entry_id, s in above(dense_found, dense_floor)
+                if entry_id in passing
+            ]
+            keyword = [
+                (entry_id, s)
+                for entry_id, s in above(keyword_found, keyword_floor)
+                if entry_id in passing
+            ]
             use_dense = use_dense and len(dense) < wanted and not dense_all
             use_keyword = use_keyword and len(keyword) < wanted and not keyword_all
             if not (use_dense or use_keyword):
-                return Candidates(dense[:wanted], keyword[:wanted], statuses)
+                return Candidates(dense[:wanted], keyword[:wanted], passing)
             dense_depth *= 4 if use_dense else 1
             keyword_depth *= 4 if use_keyword else 1
+
+    def floor_reference(
+        self, filters: SearchFilters, passing: dict[int, Passing], found: set[int]
+    ) -> Container[int]:
+        """The entries whose best score sets the relevance floor: those everyone may see
+        (outside members-only communities), whatever the searcher narrows by, so that a
+        facet's count is what clicking it shows, and a member and a non-member count the
+        entries both see alike (and nothing private moves anyone's floor). When none of
+        those was found: the ones the searcher may see."""
+        with self.engine.connect() as connection:
+            private = frozenset(connection.scalars(PRIVATE_COMMUNITIES).all())
+        everyone = SearchFilters(include_hidden=filters.include_hidden, hidden_communities=private)
+        reference = (
+            passing if everyone == filters else passing_entries(self.engine, everyone, found)
+        )
+        if reference:
+            return reference
+        searcher = filters.unnarrowed()
+        return passing if searcher == filters else passing_entries(self.engine, searcher, found)
+
+
+PRIVATE_COMMUNITIES = select(Community.id).where(Community.private)
 
 
 class CommunityShares:

@@ -23,7 +23,7 @@ from search.filters import SearchFilters
 from search.fusion import RankFusion
 from search.hits import SearchHit, SearchResults, facets, hydrate
 from search.keyword import keyword_index_for
-from search.query import QueryError, SearchMode, validate_query
+from search.query import QueryError, SearchMode, SearchSort, validate_query
 
 # What callers need of search, from one place (web/, kb/cli/, tests).
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "SearchHit",
     "SearchMode",
     "SearchResults",
+    "SearchSort",
     "validate_query",
 ]
 
@@ -87,18 +88,35 @@ class SearchEngine:
         offset: int = 0,
         mode: SearchMode = SearchMode.HYBRID,
         with_facets: bool = False,
+        sort: SearchSort = SearchSort.RELEVANCE,
+        relevance_floor: bool = True,
     ) -> SearchResults:
+        """The matches of the query (those above the relevance floor, search/match_floor.py,
+        unless `relevance_floor` is off) that pass the filters: `total` counts them, `hits`
+        is one page of them."""
         text = validate_query(query, self.settings.max_query_chars)
         self.catch_up()
         filters = filters or SearchFilters()
         wanted = max(self.settings.search_candidates, offset + limit)
-        found = self.candidates.find(text, filters, wanted, mode)
+        share = self.settings.match_share if relevance_floor else 0.0
+        found = self.candidates.find(text, filters, wanted, mode, share)
         fused = self.fusion.fuse(found.dense, found.keyword, mode)
         ranking = self.fusion.boost_repertoire(fused, found.statuses)
+        if sort == SearchSort.NEWEST:
+            ranking.sort(
+                key=lambda item: (found.passing[item[0]].created_at, item[0]), reverse=True
+            )
         page = ranking[offset : offset + limit]
-        hits = hydrate(self.database.engine, text, page, dict(found.dense), dict(found.keyword))
+        hits = hydrate(
+            self.database.engine,
+            text,
+            page,
+            dict(found.dense),
+            dict(found.keyword),
+            filters.hidden_communities,
+        )
         counts = facets(self.database.engine, [e for e, _ in ranking]) if with_facets else {}
-        return SearchResults(text, mode, len(ranking), offset, limit, hits, counts)
+        return SearchResults(text, mode, len(ranking), offset, limit, hits, counts, sort)
 
     def dense_candidates(self, text: str, wanted: int) -> tuple[list[tuple[int, float]], bool]:
         """Entries by their best passage's similarity, and whether that is all similar enough."""

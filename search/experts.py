@@ -131,7 +131,9 @@ def gather_evidence(
     """
     # Several hits can fall into one case (a problem and its solutions), so ask for more.
     filters = SearchFilters.seen_by(visibility or Visibility.everything(), community=community)
-    results = engine.search(text, filters, limit=cases * 3)
+    # Evidence is weighed by similarity, so weak cases count little; the relevance floor
+    # (what the results page calls a match) stays off, as when the weights were tuned.
+    results = engine.search(text, filters, limit=cases * 3, relevance_floor=False)
     found: dict[str, Case] = {}
     for hit in results.hits:
         case_id = _case_id(hit)

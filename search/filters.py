@@ -1,7 +1,8 @@
 """Search filters, turned into SQL conditions on the entries table."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +32,9 @@ class SearchFilters:
     community: str | None = None  # community slug
     tag: str | None = None
     status: str | None = None
+    # Written on or after / on or before these days (UTC), both ends included.
+    created_from: date | None = None
+    created_to: date | None = None
     # Drafts and archived entries are left out unless asked for (by status or this flag).
     include_hidden: bool = False
     # Private communities the searcher is not a member of (kb.visibility): never found.
@@ -39,6 +43,19 @@ class SearchFilters:
     @classmethod
     def seen_by(cls, visibility: Visibility, **filters: Any) -> "SearchFilters":
         return cls(hidden_communities=visibility.hidden_community_ids, **filters)
+
+    def unnarrowed(self) -> "SearchFilters":
+        """These filters without the ones a searcher narrows results by (kind, community,
+        tag, status, dates): what the searcher may see at all."""
+        return replace(
+            self,
+            kind=None,
+            community=None,
+            tag=None,
+            status=None,
+            created_from=None,
+            created_to=None,
+        )
 
 
 def filter_condition(filters: SearchFilters, dialect: str) -> ColumnElement[bool]:
@@ -57,6 +74,11 @@ def filter_condition(filters: SearchFilters, dialect: str) -> ColumnElement[bool
         )
     if filters.tag:
         conditions.append(has_tag(filters.tag.lower(), dialect))
+    if filters.created_from is not None:
+        conditions.append(Entry.created_at >= datetime.combine(filters.created_from, time()))
+    if filters.created_to is not None:
+        next_day = datetime.combine(filters.created_to + timedelta(days=1), time())
+        conditions.append(Entry.created_at < next_day)
     if filters.hidden_communities:
         conditions.append(Visibility(filters.hidden_communities).allows(Entry.community_id))
     return and_(true(), *conditions)
@@ -69,21 +91,30 @@ def has_tag(tag: str, dialect: str) -> ColumnElement[bool]:
     return exists(select(1).select_from(tags).where(tags.c.value == tag))
 
 
-def passing_statuses(
+@dataclass(frozen=True)
+class Passing:
+    """What ranking needs of an entry that passes the filters."""
+
+    status: str
+    created_at: datetime
+
+
+def passing_entries(
     engine: Engine, filters: SearchFilters, entry_ids: Iterable[int]
-) -> dict[int, str]:
-    """The status of each of these entries that passes the filters (one query)."""
-    statement = allowed_statuses(filters, engine.dialect.name)
+) -> dict[int, Passing]:
+    """Each of these entries that passes the filters, with its status and date (one query)."""
+    statement = allowed_entries(filters, engine.dialect.name)
     with engine.connect() as connection:
-        return dict(connection.execute(statement, {"found": list(entry_ids)}).all())
+        rows = connection.execute(statement, {"found": list(entry_ids)}).all()
+    return {entry_id: Passing(status, created_at) for entry_id, status, created_at in rows}
 
 
 @lru_cache(maxsize=256)
-def allowed_statuses(filters: SearchFilters, dialect: str) -> Select[int, str]:
-    """The id and status of each entry in the id list bound to `found` that passes the
-    filters; made once per set of filters, as building a statement costs more than
+def allowed_entries(filters: SearchFilters, dialect: str) -> Select[int, str, datetime]:
+    """The id, status and date of each entry in the id list bound to `found` that passes
+    the filters; made once per set of filters, as building a statement costs more than
     running it."""
-    return select(Entry.id, Entry.status).where(
+    return select(Entry.id, Entry.status, Entry.created_at).where(
         id_in_list("found", dialect), filter_condition(filters, dialect)
     )
 

@@ -31,3 +31,8 @@ def validate_query(query: str | None, max_chars: int) -> str:
             "Shorten it to the essential words or error codes."
         )
     return text
+
+
+class SearchSort(StrEnum):
+    RELEVANCE = "relevance"  # the fused ranking, best first
+    NEWEST = "newest"  # the same matches, most recently written first

@@ -57,8 +57,9 @@ def test_a_retriever_whose_first_matches_are_filtered_out_is_asked_for_more(
     demo_home: Path, embedder: Embedder, mode: SearchMode
 ) -> None:
     # With one candidate wanted, each retriever ranks only its first few matches before
-    # the filters apply: an entry far down the ranking must still be found.
-    settings = make_settings(demo_home, search_candidates=1)
+    # the filters apply: an entry far down the ranking must still be found. Without the
+    # relevance floor, for a ranking deep enough to have a far end.
+    settings = make_settings(demo_home, search_candidates=1, match_share=0.0)
     database = Database.from_settings(settings)
     try:
         engine = SearchEngine.open(settings, database, embedder)

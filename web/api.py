@@ -1,5 +1,6 @@
 """The JSON API under /api."""
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -9,7 +10,8 @@ from kb import browse
 from kb.entry_schema import MAX_BODY_CHARS, MAX_TITLE_CHARS
 from kb.models import Entry, EntryKind
 from kb.routing import workers_by_external_id
-from search.engine import SearchMode
+from search.date_range import Since, created_range
+from search.engine import SearchMode, SearchSort
 from search.filters import SearchFilters
 from web.auth import VisibilityDep, require_reader
 from web.deps import EngineDep, SessionDep, entry_or_404
@@ -38,12 +40,32 @@ def api_search(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
     mode: SearchMode = SearchMode.HYBRID,
+    sort: Annotated[
+        SearchSort, Query(description="relevance (best match first) or newest.")
+    ] = SearchSort.RELEVANCE,
+    since: Annotated[
+        Since, Query(description="Written in the last 30 days (30d), year, or any time.")
+    ] = Since.ANY,
+    date_from: Annotated[
+        date | None, Query(alias="from", description="Written on or after this day (UTC).")
+    ] = None,
+    date_to: Annotated[
+        date | None, Query(alias="to", description="Written on or before this day (UTC).")
+    ] = None,
 ) -> SearchResponse:
-    """Hybrid search (meaning + exact words) with optional filters."""
+    """Hybrid search (meaning + exact words) with optional filters; `total` counts the
+    matches, the entries above the relevance floor."""
+    created_from, created_to = created_range(since, date_from, date_to, datetime.now(UTC).date())
     filters = SearchFilters.seen_by(
-        visibility, kind=kind, community=community, tag=tag, status=status
+        visibility,
+        kind=kind,
+        community=community,
+        tag=tag,
+        status=status,
+        created_from=created_from,
+        created_to=created_to,
     )
-    results = engine.search(q, filters, limit=limit, offset=offset, mode=mode)
+    results = engine.search(q, filters, limit=limit, offset=offset, mode=mode, sort=sort)
     response = SearchResponse.from_results(results)
     working = workers_by_external_id(session, [hit.id for hit in response.hits])
     for hit in response.hits:

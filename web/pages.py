@@ -1,5 +1,6 @@
 """Server-rendered pages: home, search, entry, person, community, ask."""
 
+from datetime import UTC, date, datetime
 from math import ceil
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -16,13 +17,15 @@ from kb.reviews import overdue_articles
 from kb.routing import workers_by_external_id
 from kb.search_log import mark_opened
 from kb.visibility import Visibility
-from search.engine import QueryError
+from search.date_range import Since, created_range
+from search.engine import QueryError, SearchSort
 from search.filters import SearchFilters
 from web.auth import ViewerDep, VisibilityDep, require_reader, visitor_key
 from web.deps import MAX_ROW_ID, EngineDep, SessionDep, entry_or_404
 from web.repertoire_pages import entry_lifecycle_context
 from web.routing_pages import routing_context
 from web.search_logging import record_search
+from web.status_labels import status_label
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
@@ -54,8 +57,19 @@ def search_page(
     tag: str | None = None,
     status: str | None = None,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    sort: SearchSort = SearchSort.RELEVANCE,
+    since: Since = Since.ANY,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> HTMLResponse:
     filters = {"kind": kind, "community": community, "tag": tag, "status": status}
+    # Kept in every link of the page, as the filters are (the defaults left out).
+    choices = {
+        "sort": None if sort == SearchSort.RELEVANCE else sort.value,
+        "since": None if since == Since.ANY else since.value,
+        "from": date_from.isoformat() if date_from else None,
+        "to": date_to.isoformat() if date_to else None,
+    }
     if not q.strip():
         return templates.TemplateResponse(
             request,
@@ -68,14 +82,24 @@ def search_page(
             status_code=400,
         )
     try:
+        created_from, created_to = created_range(
+            since, date_from, date_to, datetime.now(UTC).date()
+        )
         results = engine.search(
             q,
             SearchFilters.seen_by(
-                visibility, kind=kind, community=community, tag=tag, status=status
+                visibility,
+                kind=kind,
+                community=community,
+                tag=tag,
+                status=status,
+                created_from=created_from,
+                created_to=created_to,
             ),
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
             with_facets=True,
+            sort=sort,
         )
     except QueryError as error:
         return templates.TemplateResponse(
@@ -90,7 +114,7 @@ def search_page(
         log_id = record_search(request, session, "search", q, results, community)
 
     def url(**changes: object) -> str:
-        params = {"q": q, **filters, "page": page, **changes}
+        params = {"q": q, **filters, **choices, "page": page, **changes}
         return "/search?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
 
     return templates.TemplateResponse(
@@ -100,10 +124,18 @@ def search_page(
             "query": q,
             "results": results,
             "filters": filters,
+            "choices": choices,
+            "sort": sort.value,
+            "since": since,
+            "periods": list(Since),
+            "date_from": choices["from"] or "",
+            "date_to": choices["to"] or "",
+            "status_label": status_label,
             "page": page,
             "pages": max(1, ceil(results.total / PAGE_SIZE)),
             "facet_url": lambda name, value: url(**{name: value, "page": 1}),
             "page_url": lambda number: url(page=number),
+            "choice_url": lambda **changes: url(**changes, page=1),
             "working_on": workers_by_external_id(session, [hit.id for hit in results.hits]),
             "log_id": log_id,
             "overdue": overdue_articles(session, [hit.id for hit in results.hits]),

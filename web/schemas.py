@@ -1,6 +1,6 @@
 """The JSON shapes of the API, kept apart from the database models."""
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from kb import browse
@@ -18,7 +18,8 @@ class SnippetOut(BaseModel):
 class AcceptedSolutionOut(BaseModel):
     id: str
     title: str
-    author: str
+    author: str = Field(description="The author's handle (their page: /people/{author}).")
+    author_name: str = Field(description="The author's name, as people read it.")
 
 
 class HitOut(BaseModel):
@@ -27,7 +28,8 @@ class HitOut(BaseModel):
     title: str
     status: str
     community: str
-    author: str
+    author: str = Field(description="The author's handle (their page: /people/{author}).")
+    author_name: str = Field(description="The author's name, as people read it.")
     tags: list[str]
     created_at: UtcDateTime
     score: float
@@ -36,6 +38,9 @@ class HitOut(BaseModel):
     snippet: SnippetOut
     accepted_solution: AcceptedSolutionOut | None
     solves: str | None
+    answers: int = Field(description="Solutions of a problem (0 for other kinds).")
+    helpful_count: int = Field(description='How many marked it "helpful".')
+    reuse_count: int = Field(description='How many said "this solved my case too".')
     being_worked_on_by: list[str] = []
 
     @classmethod
@@ -47,6 +52,7 @@ class HitOut(BaseModel):
             status=hit.status,
             community=hit.community,
             author=hit.author,
+            author_name=hit.author_name,
             tags=hit.tags,
             created_at=hit.created_at,
             score=hit.score,
@@ -57,13 +63,20 @@ class HitOut(BaseModel):
             if hit.accepted_solution
             else None,
             solves=hit.solves,
+            answers=hit.answers,
+            helpful_count=hit.helpful,
+            reuse_count=hit.reused,
         )
 
 
 class SearchResponse(BaseModel):
     query: str
     mode: str
-    total: int
+    sort: str
+    total: int = Field(
+        description="Matches: entries above the relevance floor (KB_MATCH_SHARE, "
+        "KB_MIN_SIMILARITY) that pass the filters."
+    )
     offset: int
     limit: int
     hits: list[HitOut]
@@ -73,6 +86,7 @@ class SearchResponse(BaseModel):
         return cls(
             query=results.query,
             mode=results.mode.value,
+            sort=results.sort.value,
             total=results.total,
             offset=results.offset,
             limit=results.limit,
