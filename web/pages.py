@@ -1,5 +1,6 @@
 """Server-rendered pages: home, search, entry, person, community, ask."""
 
+from datetime import timedelta
 from math import ceil
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kb import browse
 from kb import contributions as kb_write
+from kb.attachments import attachments_of
 from kb.history import events_of
 from kb.models import Entry, Person
 from kb.reviews import overdue_articles
@@ -27,6 +29,8 @@ from web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
 PAGE_SIZE = 10
+# Saving an entry touches updated_at a moment after created_at: not an edit.
+EDITED_AFTER = timedelta(minutes=1)
 FACETS = ("kind", "community", "tag", "status")
 
 
@@ -136,6 +140,7 @@ def entry_context(
     """What the entry page shows; form handlers reuse it to show an error in place."""
     solutions = browse.solutions_of(session, entry, visibility) if entry.kind == "problem" else []
     shown = [entry.id, *(s.id for s in solutions)]
+    revisions = len(kb_write.revisions_of(session, entry))
     return {
         "entry": entry,
         "problem": entry.solves,
@@ -145,7 +150,9 @@ def entry_context(
         "given": kb_write.feedback_given(session, viewer, shown) if viewer is not None else {},
         "flags": kb_write.flags_of(session, entry),
         "comments": kb_write.comments_of(session, entry),
-        "revisions": len(kb_write.revisions_of(session, entry)),
+        "revisions": revisions,
+        "edited": was_edited(entry, revisions),
+        "attachments": attachments_of(session, shown),
         "may_accept": viewer is not None
         and entry.kind == "problem"
         and kb_write.may_accept(viewer, entry),
@@ -154,6 +161,12 @@ def entry_context(
         "error": None,
         **extra,
     }
+
+
+def was_edited(entry: Entry, revisions: int) -> bool:
+    """Worth an "updated" on the page: edited after posting (a second revision), or
+    changed more than a minute after it was created."""
+    return revisions > 1 or entry.updated_at - entry.created_at > EDITED_AFTER
 
 
 @router.get("/entries/{external_id}/revisions", response_class=HTMLResponse, name="revisions_page")
