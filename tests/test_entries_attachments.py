@@ -102,6 +102,11 @@ def test_a_solution_has_a_title_only_if_given_one(app: object) -> None:
     assert 'id="solution-title"' in page  # the form has the field
     assert "Check the thermal relay" in page and "Replace the start capacitor" in page
     assert "Solution: " not in page  # no filler title, for the untitled one either
+    # Lists link to an untitled solution by the problem it answers.
+    person = client.get("/people/priya.nair").text
+    assert "Answer to: Coolant pump hums but does not start" in person
+    solution_page = client.get(f"/entries/{untitled.json()['id']}").text
+    assert "<h1>Answer to: Coolant pump hums but does not start</h1>" in solution_page
     # A form refused for its empty body keeps the title typed.
     again = client.post(
         f"/entries/{problem}/solutions",
