@@ -154,7 +154,7 @@ _markdown.block.ruler.at(
 OWN_IMAGE_SRC = re.compile(r"^/attachments/[1-9][0-9]{0,9}$")
 
 
-def _own_images_only(
+def own_images_only(
     _renderer_self: RendererHTML,
     tokens: Sequence[Token],
     idx: int,
@@ -171,7 +171,7 @@ def _own_images_only(
 
 _renderer = cast(RendererHTML, _markdown.renderer)
 _default_image = _renderer.rules["image"]
-_markdown.add_render_rule("image", _own_images_only)
+_markdown.add_render_rule("image", own_images_only)
 
 # Rendered HTML by the SHA-256 of the source: an entry is rendered once, not on every
 # view, so even a costly one costs once per process. The digest is the key rather than
