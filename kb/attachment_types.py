@@ -32,6 +32,13 @@ _TEXT_TYPES = {
 }
 
 
+# Every type a file may be served as (the API documents them).
+SERVED_TYPES = sorted(
+    {*INLINE_TYPES, "application/pdf", *_ZIP_DOCUMENTS.values(), *_OLE_DOCUMENTS.values()}
+    | {value.split(";")[0] for value in _TEXT_TYPES.values()}
+)
+
+
 @dataclass(frozen=True)
 class FileType:
     content_type: str

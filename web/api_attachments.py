@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from kb.attachment_store import path_for
-from kb.attachment_types import INLINE_TYPES
+from kb.attachment_types import INLINE_TYPES, SERVED_TYPES
 from kb.attachments import attach, attachments_of, remove_attachment
 from kb.entry_schema import MAX_BODY_CHARS
 from kb.models import Attachment, Entry, Person
@@ -153,7 +153,12 @@ def api_remove_attachment(
     "/attachments/{attachment_id}",
     response_class=FileResponse,
     tags=["attachments"],
-    responses={200: {"description": "The file, as sniffed at upload."}},
+    responses={
+        200: {
+            "description": "The file, with the type sniffed at upload.",
+            "content": {media_type: {} for media_type in SERVED_TYPES},
+        }
+    },
 )
 def serve_attachment(
     request: Request,
