@@ -352,3 +352,27 @@ def test_backup_and_restore_include_the_attachments(demo_people_home: Path, tmp_
     assert result.exit_code == 0, result.output
     assert stored.read_bytes() == png(shade=77)
     assert list(stored_files(home / "attachments")) == [attached["sha256"]]
+
+
+def test_malformed_attachment_requests_get_a_4xx_with_a_reason(app: object) -> None:
+    leon = SignedIn(app, "leon.fischer")
+    problem = new_problem(leon, "Compressor log rotates too often")
+    no_file = leon.client.post(
+        f"/api/entries/{problem}/attachments", data={"x": "1"}, headers=leon.headers
+    )
+    assert no_file.status_code == 422
+    empty = upload(leon, problem, "empty.txt", b"", "text/plain")
+    assert empty.status_code == 422 and "is empty" in empty.text
+    assert upload(leon, "NO-SUCH-ENTRY", "a.png", png()).status_code == 404
+    anonymous = TestClient(app)  # type: ignore[arg-type]
+    assert (
+        anonymous.post(
+            f"/api/entries/{problem}/attachments", files={"file": ("a.png", png(), "image/png")}
+        ).status_code
+        == 401
+    )
+    assert anonymous.get("/attachments/0").status_code == 422
+    assert anonymous.get("/attachments/99999999").status_code == 404
+    missing = leon.client.delete("/api/attachments/99999999", headers=leon.headers)
+    assert missing.status_code == 404
+    assert anonymous.post("/api/preview", json={}).status_code == 422
