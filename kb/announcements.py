@@ -68,6 +68,13 @@ class EntriesRemoved(Announcement):
 
 
 @dataclass(frozen=True)
+class AttachmentRemoved(Announcement):
+    """An attachment is gone: its stored file may be unreferenced now (kb.attachments)."""
+
+    entry_id: int
+
+
+@dataclass(frozen=True)
 class EntriesImported(Announcement):
     """A bulk import: one announcement for the whole batch, not one per entry."""
 

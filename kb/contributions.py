@@ -75,12 +75,16 @@ def capture_practice(
 def add_solution(session: Session, author: Person, problem: Entry, draft: EntryDraft) -> Entry:
     if problem.kind != EntryKind.PROBLEM:
         raise InvalidContribution(f"{problem.external_id} is a {problem.kind}, not a problem")
-    if not draft.title.strip():
-        draft = EntryDraft(f"Solution: {problem.title}", draft.body, draft.tags)
-    draft = draft.checked(body_required=True)
+    draft = draft.checked(body_required=True, title_required=False)
     with write(session):
         solution = _new_entry(
-            session, EntryKind.SOLUTION, author, draft, problem.community.slug, tags=problem.tags
+            session,
+            EntryKind.SOLUTION,
+            author,
+            draft,
+            problem.community.slug,
+            tags=problem.tags,
+            id_words=draft.title or problem.title,
         )
         solution.status = EntryStatus.COMMUNITY
         solution.solves_id = problem.id
@@ -94,10 +98,11 @@ def _new_entry(
     draft: EntryDraft,
     community_slug: str | None,
     tags: list[str] | None = None,
+    id_words: str | None = None,
 ) -> Entry:
     community = _community(session, author, community_slug or _home_community(author))
     entry = Entry(
-        external_id=_new_external_id(session, draft.title),
+        external_id=_new_external_id(session, id_words or draft.title),
         kind=kind,
         title=draft.title,
         body=draft.body,
@@ -307,7 +312,10 @@ def may_edit(person: Person, entry: Entry) -> bool:
 def edit_entry(session: Session, actor: Person, entry: Entry, draft: EntryDraft) -> Revision:
     if not may_edit(actor, entry):
         raise NotAllowed("only the author or a knowledge manager can edit this entry")
-    draft = draft.checked(body_required=entry.kind != EntryKind.PROBLEM)
+    draft = draft.checked(
+        body_required=entry.kind != EntryKind.PROBLEM,
+        title_required=entry.kind != EntryKind.SOLUTION,
+    )
     with write(session):
         if not revisions_of(session, entry):
             # Imported entries have no history yet: keep their text as revision 1.

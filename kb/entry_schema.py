@@ -24,10 +24,12 @@ class EntryDraft:
     body: str = ""
     tags: list[str] = field(default_factory=list)
 
-    def checked(self, body_required: bool = False) -> "EntryDraft":
+    def checked(self, body_required: bool = False, title_required: bool = True) -> "EntryDraft":
+        """`title_required=False` for solutions: their problem's title says what they are
+        about, so a title of their own is optional (and none is made up)."""
         title = " ".join(self.title.split())
         body = self.body.replace("\r\n", "\n").strip()
-        if not title:
+        if not title and title_required:
             raise InvalidContribution("the title is empty: say in a few words what it is about")
         if len(title) > MAX_TITLE_CHARS:
             raise InvalidContribution(

@@ -141,6 +141,16 @@ class Entry(Base):
     def embedding_text(self) -> str:
         return embedding_text(self.title, self.body)
 
+    @property
+    def heading(self) -> str:
+        """What a link to the entry says: its title; a solution without one (titles are
+        optional for them) is named by the problem it answers."""
+        if self.title:
+            return self.title
+        if self.solves is not None:
+            return f"Answer to: {self.solves.title}"
+        return "Untitled"
+
 
 def embedding_text(title: str, body: str) -> str:
     return f"{title.strip()}\n\n{body.strip()}".strip()
@@ -254,6 +264,26 @@ class Revision(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     editor: Mapped[Person] = relationship(lazy="joined")
+
+
+class Attachment(Base):
+    """An image or file on an entry; its bytes live under KB_HOME/attachments by SHA-256
+    (kb.attachment_store), so the same file uploaded twice is stored once."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    uploaded_by: Mapped[Person | None] = relationship(lazy="joined")
 
 
 class Comment(Base):

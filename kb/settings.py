@@ -253,6 +253,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Days delivered and failed webhook deliveries stay in the log.",
     )
+    attachment_max_mb: float = Field(
+        default=10,
+        gt=0,
+        description="Largest image or file that can be attached to an entry, in megabytes "
+        "(at most 20 attachments an entry).",
+    )
     host: str = Field(default="127.0.0.1", description="Address `kb serve` listens on.")
     port: int = Field(default=8000, description="Port `kb serve` listens on.")
     workers: int = Field(
@@ -272,6 +278,15 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    @property
+    def attachments_dir(self) -> Path:
+        """Attached files, one per SHA-256 (kb.attachment_store)."""
+        return self.home / "attachments"
+
+    @property
+    def attachment_max_bytes(self) -> int:
+        return int(self.attachment_max_mb * 1_000_000)
 
     @property
     def resolved_model_cache_dir(self) -> Path:

@@ -244,7 +244,7 @@ def entry_summary(settings: Settings, entry: Entry) -> Payload:
     return {
         "id": entry.external_id,
         "kind": entry.kind,
-        "title": entry.title,
+        "title": entry.heading,
         "status": entry.status,
         "community": entry.community.slug,
         "tags": list(entry.tags),

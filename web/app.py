@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.embedder import embedder_for
 from kb.accounts import Role, has_role
+from kb.attachments import sweep_after_removals
 from kb.database import Database
 from kb.models import Entry
 from kb.notification_email import email_notifications
@@ -30,11 +31,13 @@ from web import (
     answered_pages,
     api,
     api_account,
+    api_attachments,
     api_experts,
     api_notifications,
     api_repertoire,
     api_routing,
     api_write,
+    attachment_pages,
     collection_pages,
     community_pages,
     console_pages,
@@ -59,6 +62,8 @@ MAX_REQUEST_BYTES = 2_000_000
 # A form's largest text (50,000 characters) percent-encodes to at most 600 KB. Below the
 # 1 MiB at which Starlette's form parser refuses a field with a 400 of its own.
 MAX_FORM_BYTES = 1_000_000
+# Room for the multipart framing and the CSRF field around an attachment's bytes.
+UPLOAD_OVERHEAD_BYTES = 64_000
 # Text responses smaller than this are sent as they are: gzip would save little.
 GZIP_MIN_BYTES = 1000
 FAVICON = STATIC_DIR / "favicon.svg"
@@ -78,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     send_routing_emails(database.subscribers, settings, database)
     notify_followers(database.subscribers, settings, database)
     email_notifications(database.subscribers, settings, database)
+    sweep_after_removals(database.subscribers, settings.attachments_dir, database)
     # Webhooks: the subscriber queues deliveries and wakes this server's deliverer thread.
     deliverer = Deliverer(database, settings)
     queue_webhook_deliveries(database.subscribers, settings, database, on_queued=deliverer.wake)
@@ -120,7 +126,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES, max_form_bytes=MAX_FORM_BYTES)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=MAX_REQUEST_BYTES,
+        max_form_bytes=MAX_FORM_BYTES,
+        upload_bytes=settings.attachment_max_bytes + UPLOAD_OVERHEAD_BYTES,
+    )
     # Pages, JSON and static text; the CSRF token is masked afresh in every page
     # (web/auth.py), so compression cannot reveal it (BREACH).
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
@@ -132,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(api_write.router)
+    app.include_router(api_attachments.router)
+    app.include_router(attachment_pages.router)
     app.include_router(api_experts.router)
     app.include_router(api_routing.router)
     app.include_router(api_repertoire.router)

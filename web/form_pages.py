@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from kb import contributions as kb_write
+from kb.attachments import attachments_of
 from kb.entry_schema import EntryDraft, parse_tags
 from kb.errors import InvalidContribution, NotAllowed
 from kb.models import Comment, Entry, EntryKind, FeedbackKind, Person
@@ -110,7 +111,14 @@ def post_solution(
         solution = kb_write.add_solution(session, person, problem, EntryDraft(title, body))
     except InvalidContribution as error:
         return _entry_with_error(
-            request, session, visibility, person, problem, error, solution=body
+            request,
+            session,
+            visibility,
+            person,
+            problem,
+            error,
+            solution=body,
+            solution_title=title,
         )
     flash(request, "Solution posted")
     return _to_entry(problem, solution.external_id)
@@ -246,9 +254,7 @@ def edit_page(
     if not kb_write.may_edit(person, entry):
         raise NotAllowed("only the author or a knowledge manager can edit this entry")
     form = {"title": entry.title, "body": entry.body, "tags": ", ".join(entry.tags)}
-    return templates.TemplateResponse(
-        request, "edit.html", {"entry": entry, "form": form, "error": None}
-    )
+    return templates.TemplateResponse(request, "edit.html", _edit_context(session, entry, form))
 
 
 @router.post("/entries/{external_id}/edit", response_class=HTMLResponse)
@@ -267,11 +273,17 @@ def post_edit(
         kb_write.edit_entry(session, person, entry, EntryDraft(title, body, parse_tags(tags)))
     except InvalidContribution as error:
         form = {"title": title, "body": body, "tags": tags}
-        return templates.TemplateResponse(
-            request, "edit.html", {"entry": entry, "form": form, "error": str(error)}, 422
-        )
+        context = _edit_context(session, entry, form, str(error))
+        return templates.TemplateResponse(request, "edit.html", context, 422)
     flash(request, "Changes saved; the history keeps the earlier version")
     return _to_entry(entry)
+
+
+def _edit_context(
+    session: Session, entry: Entry, form: dict[str, str], error: str | None = None
+) -> dict[str, object]:
+    attachments = attachments_of(session, [entry.id])[entry.id]
+    return {"entry": entry, "form": form, "error": error, "attachments": attachments}
 
 
 def _entry_with_error(

@@ -1,10 +1,12 @@
 """Refuse request bodies larger than a limit before reading them (413, JSON error body)."""
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+UPLOAD_PATH = re.compile(r"^(/api)?/entries/[^/]+/attachments$")
 
 
 class BodySizeLimit:
@@ -13,10 +15,18 @@ class BodySizeLimit:
     Forms get a limit of their own, max_form_bytes: Starlette's form parser refuses a field
     over 1 MiB with a 400 of its own, so ours has to come first to answer with the 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_form_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        max_form_bytes: int | None = None,
+        upload_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_form_bytes = max_form_bytes or max_bytes
+        # Attachment uploads (multipart) may be as large as KB_ATTACHMENT_MAX_MB allows.
+        self.upload_bytes = upload_bytes or self.max_form_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -25,6 +35,8 @@ class BodySizeLimit:
         headers = dict(scope["headers"])
         is_form = headers.get(b"content-type", b"").lower().startswith(FORM_TYPES)
         max_bytes = self.max_form_bytes if is_form else self.max_bytes
+        if is_form and UPLOAD_PATH.match(scope.get("path", "")):
+            max_bytes = self.upload_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             await self._refuse(send, max_bytes)

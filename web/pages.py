@@ -1,6 +1,6 @@
 """Server-rendered pages: home, search, entry, person, community, ask."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from math import ceil
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kb import browse
 from kb import contributions as kb_write
+from kb.attachments import attachments_of
 from kb.history import events_of
 from kb.models import Entry, Person
 from kb.reviews import overdue_articles
@@ -25,11 +26,12 @@ from web.deps import MAX_ROW_ID, EngineDep, SessionDep, entry_or_404
 from web.repertoire_pages import entry_lifecycle_context
 from web.routing_pages import routing_context
 from web.search_logging import record_search
-from web.status_labels import status_label
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
 PAGE_SIZE = 10
+# Saving an entry touches updated_at a moment after created_at: not an edit.
+EDITED_AFTER = timedelta(minutes=1)
 FACETS = ("kind", "community", "tag", "status")
 
 
@@ -130,7 +132,6 @@ def search_page(
             "periods": list(Since),
             "date_from": choices["from"] or "",
             "date_to": choices["to"] or "",
-            "status_label": status_label,
             "page": page,
             "pages": max(1, ceil(results.total / PAGE_SIZE)),
             "facet_url": lambda name, value: url(**{name: value, "page": 1}),
@@ -168,6 +169,7 @@ def entry_context(
     """What the entry page shows; form handlers reuse it to show an error in place."""
     solutions = browse.solutions_of(session, entry, visibility) if entry.kind == "problem" else []
     shown = [entry.id, *(s.id for s in solutions)]
+    revisions = len(kb_write.revisions_of(session, entry))
     return {
         "entry": entry,
         "problem": entry.solves,
@@ -177,7 +179,9 @@ def entry_context(
         "given": kb_write.feedback_given(session, viewer, shown) if viewer is not None else {},
         "flags": kb_write.flags_of(session, entry),
         "comments": kb_write.comments_of(session, entry),
-        "revisions": len(kb_write.revisions_of(session, entry)),
+        "revisions": revisions,
+        "edited": was_edited(entry, revisions),
+        "attachments": attachments_of(session, shown),
         "may_accept": viewer is not None
         and entry.kind == "problem"
         and kb_write.may_accept(viewer, entry),
@@ -186,6 +190,12 @@ def entry_context(
         "error": None,
         **extra,
     }
+
+
+def was_edited(entry: Entry, revisions: int) -> bool:
+    """Worth an "updated" on the page: edited after posting (a second revision), or
+    changed more than a minute after it was created."""
+    return revisions > 1 or entry.updated_at - entry.created_at > EDITED_AFTER
 
 
 @router.get("/entries/{external_id}/revisions", response_class=HTMLResponse, name="revisions_page")

@@ -4,11 +4,16 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
+from typing import cast
 
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
 from markdown_it.rules_block import StateBlock, blockquote
 from markdown_it.rules_inline import StateInline, image, link
 from markdown_it.rules_inline.autolink import AUTOLINK_RE, EMAIL_RE
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup, escape
 
 from search.snippets import Snippet
@@ -142,6 +147,31 @@ _markdown.inline.ruler.at("image", _bounded_image)
 _markdown.block.ruler.at(
     "blockquote", _bounded_blockquote, {"alt": ["paragraph", "reference", "blockquote", "list"]}
 )
+
+# Images: only kb's own attachments (`![alt](/attachments/12)`) are shown. Any other
+# image source would be fetched by every reader's browser (a tracking pixel, a picture
+# from anywhere); it stays as its alt text instead.
+OWN_IMAGE_SRC = re.compile(r"^/attachments/[1-9][0-9]{0,9}$")
+
+
+def own_images_only(
+    _renderer_self: RendererHTML,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    token = tokens[idx]
+    if OWN_IMAGE_SRC.match(str(token.attrGet("src") or "")):
+        token.attrSet("loading", "lazy")
+        return str(_default_image(tokens, idx, options, env))
+    alt = _renderer.renderInlineAsText(token.children or [], options, env)
+    return f'<span class="image-elsewhere">[image: {escape(alt)}]</span>'
+
+
+_renderer = cast(RendererHTML, _markdown.renderer)
+_default_image = _renderer.rules["image"]
+_markdown.add_render_rule("image", own_images_only)
 
 # Rendered HTML by the SHA-256 of the source: an entry is rendered once, not on every
 # view, so even a costly one costs once per process. The digest is the key rather than

@@ -14,6 +14,7 @@ from web.auth import CSRF_FIELD, csrf_token
 from web.flash import pop_flash
 from web.rendering import marked_snippet, render_markdown
 from web.static_files import versioned_url_for
+from web.status_words import status_word
 
 
 def page_context(request: Request) -> dict[str, Any]:
@@ -58,5 +59,6 @@ templates.env.globals.update(
     snippet=marked_snippet,
     has_role=has_role,
     Role=Role,
+    status_word=status_word,
     url_for=versioned_url_for,  # static files' URLs carry their version (web/static_files.py)
 )

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from kb.attachments import sweep_after_removals
 from kb.database import Database
 from kb.notification_email import email_notifications
 from kb.notifications import notify_followers
@@ -38,6 +39,7 @@ class Context:
         send_routing_emails(database.subscribers, self.settings, database)
         notify_followers(database.subscribers, self.settings, database)
         email_notifications(database.subscribers, self.settings, database)
+        sweep_after_removals(database.subscribers, self.settings.attachments_dir, database)
         queue_webhook_deliveries(
             database.subscribers, self.settings, database, on_queued=self.queued_deliveries.extend
         )

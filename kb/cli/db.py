@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from sqlalchemy import make_url
 
+from kb.attachment_store import copy_folder, sweep_unreferenced
 from kb.cli.context import Context, clear_errors, pass_context
 from kb.cli.corpus import run_reindex
 from kb.database import Database
@@ -119,7 +120,8 @@ def _sqlite_path(settings: Settings) -> Path:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_context
 def backup_command(context: Context, file: Path) -> None:
-    """Copy the SQLite database to FILE while kb keeps running (SQLite's online backup).
+    """Copy the SQLite database to FILE while kb keeps running (SQLite's online backup),
+    and the attached images and files to the folder FILE.attachments next to it.
 
     The index files need no backup: they are rebuilt from the vectors stored in
     the database. For PostgreSQL use pg_dump (see the README).
@@ -127,7 +129,7 @@ def backup_command(context: Context, file: Path) -> None:
     source_path = _sqlite_path(context.settings)
     if not source_path.exists():
         raise click.ClickException(f"there is no database at {source_path} to back up")
-    if file.exists():
+    if file.exists() or attachments_backup(file).exists():
         raise click.ClickException(f"{file} exists already; name a new file")
     file.parent.mkdir(parents=True, exist_ok=True)
     source = sqlite3.connect(source_path)
@@ -138,7 +140,16 @@ def backup_command(context: Context, file: Path) -> None:
     finally:
         target.close()
         source.close()
-    click.echo(f"Backed up {source_path} to {file} ({file.stat().st_size:,} bytes).")
+    copied = copy_folder(context.settings.attachments_dir, attachments_backup(file))
+    click.echo(
+        f"Backed up {source_path} to {file} ({file.stat().st_size:,} bytes) and "
+        f"{copied} attached file(s) to {attachments_backup(file)}."
+    )
+
+
+def attachments_backup(file: Path) -> Path:
+    """Where `kb backup FILE` puts the attachments: the folder FILE.attachments."""
+    return file.with_name(file.name + ".attachments")
 
 
 @click.command("restore")
@@ -146,7 +157,8 @@ def backup_command(context: Context, file: Path) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask before replacing the database.")
 @pass_context
 def restore_command(context: Context, file: Path, yes: bool) -> None:
-    """Replace the SQLite database with the backup FILE (made by `kb backup`).
+    """Replace the SQLite database with the backup FILE (made by `kb backup`), and the
+    attached files with those in FILE.attachments.
 
     Stop the servers first. The search index is rebuilt from the restored
     vectors when a server starts or at the next `kb reindex`.
@@ -177,6 +189,9 @@ def restore_command(context: Context, file: Path, yes: bool) -> None:
         with clear_errors():
             database.create_schema()  # refuses a backup from an older kb: kb db upgrade
         _invalidate_index(context.settings, database)
+        copy_folder(attachments_backup(file), context.settings.attachments_dir)
+        with database.session() as session:
+            sweep_unreferenced(session, context.settings.attachments_dir)
     finally:
         database.dispose()
     click.echo(f"Restored {target_path} from {file}.")

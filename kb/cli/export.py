@@ -22,7 +22,8 @@ def export_group() -> None:
 def export_repertoire_command(folder: Path, no_archived: bool, include_private: bool) -> None:
     """Write every repertoire article to FOLDER as Markdown with front matter (sections,
     sources, owner, scope, review schedule). `kb import FOLDER` reads them back; the
-    source cases must be in the knowledge base it is imported into.
+    source cases must be in the knowledge base it is imported into. The articles' images
+    and files are copied to FOLDER/attachments.
     """
     from kb.export import ExportRefused, export_repertoire
 
@@ -34,6 +35,7 @@ def export_repertoire_command(folder: Path, no_archived: bool, include_private: 
                 folder,
                 include_archived=not no_archived,
                 include_private=include_private,
+                attachments_dir=context.settings.attachments_dir,
             )
         except ExportRefused as error:
             raise click.ClickException(str(error)) from error
