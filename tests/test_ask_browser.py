@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import copy_home
-from tests.web_helpers import DEMO_PASSWORD, running_server
+from tests.web_helpers import browser_sign_in, running_server
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 # Who asks at each size (each marks a reuse once).
@@ -43,11 +43,7 @@ def base_url(demo_people_home: Path, tmp_path_factory: pytest.TempPathFactory) -
 def asking(request: pytest.FixtureRequest, browser: Browser, base_url: str) -> Iterator[Page]:
     context = browser.new_context(base_url=base_url, viewport=VIEWPORTS[request.param])
     page = context.new_page()
-    page.goto("/signin")
-    page.fill("#handle", ASKER[request.param])
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("form.stacked button[type=submit]")
-    expect(page.locator("a.me")).to_be_visible()
+    browser_sign_in(page, ASKER[request.param])
     page.goto("/ask")
     yield page
     context.close()

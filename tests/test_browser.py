@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import copy_home
-from tests.web_helpers import DEMO_PASSWORD, running_server
+from tests.web_helpers import browser_sign_in, running_server
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +28,7 @@ def new_page(browser: Browser, base_url: str) -> Iterator[object]:
         contexts.append(context)
         page = context.new_page()
         if handle:
-            page.goto("/signin")
-            page.fill("#handle", handle)
-            page.fill("#password", DEMO_PASSWORD)
-            page.click("form.stacked button[type=submit]")
-            expect(page.locator("a.me")).to_be_visible()
+            browser_sign_in(page, handle)
         return page
 
     yield open_page
@@ -83,7 +79,7 @@ def test_post_solve_accept_then_search_shows_it_solved(new_page) -> None:  # typ
         "#solution-form textarea",
         "The new welding screen at bay 7 blocks the antenna; move the receiver to the column.",
     )
-    priya.click("#solution-form button")
+    priya.click("#solution-form button[type=submit]")
     expect(priya.locator("article.solution")).to_contain_text("welding screen")
     expect(priya.locator("button.accept")).to_have_count(0)  # not her problem
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.conftest import copy_home
-from tests.web_helpers import DEMO_PASSWORD, running_server
+from tests.web_helpers import browser_sign_in, running_server
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
@@ -60,11 +60,7 @@ def phones(browser: Browser, base_url: str) -> Iterator[dict[str, Page]]:
         contexts.append(context)
         page = context.new_page()
         if handle:
-            page.goto("/signin")
-            page.fill("#handle", handle)
-            page.fill("#password", DEMO_PASSWORD)
-            page.click("form.stacked button[type=submit]")
-            expect(page.locator("a.me")).to_be_visible()
+            browser_sign_in(page, handle)
         pages[role] = page
     yield pages
     for context in contexts:

@@ -713,7 +713,7 @@ def test_follow_a_problem_and_read_its_notifications_in_chromium_on_a_phone(
 ) -> None:
     from playwright.sync_api import Browser, Page, expect
 
-    from tests.web_helpers import DEMO_PASSWORD
+    from tests.web_helpers import browser_sign_in
 
     assert isinstance(browser, Browser)
 
@@ -722,11 +722,7 @@ def test_follow_a_problem_and_read_its_notifications_in_chromium_on_a_phone(
             base_url=base_url, viewport={"width": width, "height": height}
         )
         page = context.new_page()
-        page.goto("/signin")
-        page.fill("#handle", handle)
-        page.fill("#password", DEMO_PASSWORD)
-        page.click("form.stacked button[type=submit]")
-        expect(page.locator("a.me")).to_be_visible()
+        browser_sign_in(page, handle)
         return page
 
     leon = signed_in("leon.fischer", 1280, 900)
@@ -749,7 +745,7 @@ def test_follow_a_problem_and_read_its_notifications_in_chromium_on_a_phone(
     marta.fill(
         "#solution-form textarea", "The soft starter's ramp was reset to 0 s; set it to 5 s."
     )
-    marta.click("#solution-form button")
+    marta.click("#solution-form button[type=submit]")
     expect(marta.locator("article.solution")).to_contain_text("soft starter")
 
     for page in (leon, priya):

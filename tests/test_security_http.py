@@ -32,7 +32,7 @@ from kb.database import Database
 from kb.models import Person
 from kb.settings import Settings
 from tests.conftest import CORPUS, REPO, copy_home, make_settings
-from tests.web_helpers import DEMO_PASSWORD, SignedIn, running_server
+from tests.web_helpers import SignedIn, browser_sign_in, running_server
 from web import charts
 from web.app import create_app
 from web.rendering import own_images_only, render_markdown
@@ -172,11 +172,7 @@ def signed_in_page(browser: Browser, base: str, handle: str) -> tuple[Page, list
             else None
         ),
     )
-    page.goto("/signin")
-    page.fill("#handle", handle)
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("form.stacked button[type=submit]")
-    expect(page.locator("a.me")).to_be_visible()
+    browser_sign_in(page, handle)
     return page, console
 
 

@@ -11,12 +11,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from tests.conftest import kb_env
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 DEMO_PASSWORD = "brightwater-demo"
 # Debian's chromium, as the probe of these machines starts it (never `playwright install`).
@@ -107,3 +111,14 @@ class SignedIn:
 
     def patch(self, path: str, json: object) -> Response:
         return self.client.patch(path, json=json, headers=self.headers)
+
+
+def browser_sign_in(page: "Page", handle: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in through the real sign-in page in Chromium, and wait until signed in."""
+    from playwright.sync_api import expect
+
+    page.goto("/signin")
+    page.fill("#handle", handle)
+    page.fill("#password", password)
+    page.click("form.stacked button[type=submit]")
+    expect(page.locator("a.me")).to_be_visible()
