@@ -79,15 +79,3 @@ def audience_of(session: Session, community: Community) -> Visibility:
         select(Community.id).where(Community.private, Community.id != community.id)
     )
     return Visibility(frozenset(others))
-
-
-def outsiders(session: Session, community: Community) -> set[str]:
-    """The handles of everyone who is not a member of `community`, if it is members-only
-    (routing asks members only, not even admins who could read it)."""
-    if not community.private:
-        return set()
-    return {
-        person.handle
-        for person in session.scalars(select(Person))
-        if community.slug not in (person.communities or [])
-    }

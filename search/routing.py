@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from kb.models import Entry, EntryKind, Person, utcnow
 from kb.routing import UNSOLVED, AskedPerson, open_load, routings_of, unavailable_people
-from kb.visibility import Visibility, audience_of, outsiders
+from kb.visibility import Visibility, audience_of
 from search.engine import SearchEngine
 from search.expert_features import ProblemQuery
 from search.experts import Expert, find_experts
@@ -95,7 +95,7 @@ def suggest_people(
 def problem_audience(session: Session, problem: Entry) -> tuple[Visibility, set[str]]:
     """What routing a problem may show and whom it may not ask: reasons only from cases
     everyone who can see the problem can see; a members-only problem asks members only."""
-    return audience_of(session, problem.community), outsiders(session, problem.community)
+    return audience_of(session, problem.community), outside_the_community(session, problem)
 
 
 def advise(
@@ -131,7 +131,7 @@ def advise(
         asker=problem.author,
         community=None,
         limit=limit,
-        exclude=already | outside | outside_the_community(session, problem),
+        exclude=already | outside,
         now=now,
         tags=problem.tags or (),
         visibility=audience,
@@ -152,7 +152,7 @@ def next_person(engine: SearchEngine, session: Session, problem: Entry) -> Asked
         problem_query(engine, problem),
         asker=problem.author,
         limit=1,
-        exclude=already | outside | outside_the_community(session, problem),
+        exclude=already | outside,
         tags=problem.tags or (),
         visibility=audience,
     )
@@ -164,11 +164,13 @@ def outside_the_community(session: Session, problem: Entry) -> set[str]:
 
     The evidence comes from the whole organisation (a similar case may have been solved
     anywhere), but a problem asked in a community goes to that community's people: they
-    chose to answer there. A problem in a community nobody belongs to (the catch-all
-    "general") may go to anyone, so then nobody is left out."""
+    chose to answer there. A problem in an open community nobody belongs to (the catch-all
+    "general") may go to anyone, so then nobody is left out; a members-only problem goes
+    to members only, even when there are none (kb.visibility)."""
     slug = problem.community.slug
     people = session.execute(select(Person.handle, Person.communities)).all()
-    if not any(slug in (communities or ()) for _, communities in people):
+    members_only = problem.community.private
+    if not members_only and not any(slug in (communities or ()) for _, communities in people):
         return set()
     return {handle for handle, communities in people if slug not in (communities or ())}
 
